@@ -1,0 +1,66 @@
+"""The ``adcov`` command: a thin wrapper over library calls.
+
+Each subcommand lives in its own module with ``register(subparsers)``; the handler it sets
+with ``set_defaults(func=...)`` takes the parsed namespace and returns an exit status.
+An :class:`~simulator.errors.AdcovError` becomes one message on stderr and status 2; any
+other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from simulator import __version__
+from simulator.errors import AdcovError
+
+# Order is the order shown in ``adcov --help``.
+_SUBCOMMAND_MODULES = (
+    "simulator.cli.systems",
+    "simulator.cli.validate",
+    "simulator.cli.viewshed",
+    "simulator.cli.run",
+)
+
+EXIT_OK = 0
+EXIT_USAGE_OR_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adcov",
+        description="Air-defense coverage over real terrain from published nominal figures.",
+    )
+    parser.add_argument("--version", action="version", version=f"adcov {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # subcommand not built yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE_OR_INPUT
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except AdcovError as exc:
+        print(f"adcov: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE_OR_INPUT
+    except KeyboardInterrupt:
+        print("adcov: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
