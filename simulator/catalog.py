@@ -1,0 +1,923 @@
+"""The published-systems catalog: the data file ``simulator/data/catalog.yaml`` and its model.
+
+The catalog is data, not code. Each system lists the figures published for it (sensor detection
+range and antenna height; per weapon the minimum and maximum slant range, the maximum range
+against ballistic missiles and the minimum and maximum target altitude), every figure with its
+source. For each quantity the catalog also names a ``nominal`` value (the one the engine uses),
+the ``spread`` of what sources reported where they disagree, and a one-sentence
+``nominal_reason``. A quantity no accessible source gives is *unknown* and has no nominal.
+
+Nominal figures are press/marketing maxima for ideal targets, not engagement envelopes for a
+given target, geometry or terrain.
+
+The loader validates the file and raises :class:`~simulator.errors.CatalogError` naming the file,
+line and key path of every problem: a figure whose source is not in ``sources:``, a nominal outside
+its spread or not among the reported values, a value that is not a number, an unknown quantity
+that still has a nominal, and so on.
+
+Examples
+--------
+>>> from simulator.catalog import load_catalog
+>>> catalog = load_catalog()
+>>> system = catalog.get("s300v4")
+>>> system.name
+'S-300V4'
+>>> system.max_engagement_range_km
+400.0
+>>> catalog.get("Tor-M2").weapons[0].max_range_km.spread_min
+12.0
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.resources
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.errors import CatalogError, UnknownSystemError
+
+__all__ = [
+    "Catalog",
+    "Figure",
+    "PublishedFigure",
+    "Sensor",
+    "Source",
+    "System",
+    "Weapon",
+    "load_catalog",
+    "system_to_dict",
+]
+
+#: Envelope quantities every weapon entry carries (known or unknown), in display order.
+WEAPON_QUANTITIES = (
+    "min_range_km",
+    "max_range_km",
+    "max_range_ballistic_km",
+    "min_target_altitude_m",
+    "max_target_altitude_m",
+)
+#: Quantities every sensor entry carries (known or unknown).
+SENSOR_QUANTITIES = ("detection_range_km", "antenna_height_m")
+#: Figure qualifiers used by the reference sheet.
+QUALIFIERS = frozenset({"up_to", "about", "more_than", "range_band", "exact", "estimate_by_source"})
+#: Source confidence tiers (of the source, not the figure): A official … D blog/forum.
+CONFIDENCE_TIERS = ("A", "B", "C", "D")
+#: Units whose figure values are text rather than numbers.
+TEXT_UNITS = frozenset({"text", "date"})
+SCHEMA_VERSION = 1
+
+# Name suffix -> the unit a quantity with that name must use (longest suffix first).
+_UNIT_SUFFIXES = (("_m_s", "m/s"), ("_km", "km"), ("_min", "min"), ("_m", "m"))
+_ID_PATTERN = re.compile(r"[a-z0-9_]+")
+_PARENTHETICAL = re.compile(r"\s*\([^)]*\)")
+_IGNORED_IN_NAMES = re.compile(r"[-\s_]")
+# Relative tolerance when comparing floats that should be equal (spread ends vs reported values).
+_RELATIVE_TOLERANCE = 1e-9
+_PACKAGED_RESOURCE = ("data", "catalog.yaml")
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ----------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class Source:
+    """A public source of figures, as recorded by the reference sheet.
+
+    ``confidence`` is the sheet compiler's tier for the source (A official or manufacturer, B
+    established outlet, C state-affiliated or aggregator, D blog or forum), not for any figure.
+    """
+
+    id: str
+    title: str
+    publisher: str
+    date: str
+    address: str | None
+    language: str | None
+    confidence: str
+    note: str | None
+    via: str | None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure as one source reported it.
+
+    ``value`` is a number in ``unit`` (or text when ``unit`` is ``text`` or ``date``);
+    ``value_low`` is the low end when the source gave a band ("120-400 km");
+    ``as_published`` is the figure as printed; ``converted_from`` names the original unit when
+    the value was converted (1 mi = 1.609344 km, 1 ft = 0.3048 m).
+    """
+
+    value: float | str
+    unit: str
+    qualifier: str | None
+    as_published: str | None
+    source_id: str
+    note: str | None
+    converted_from: str | None
+    value_low: float | None
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """Every reported figure for one quantity, and the nominal value chosen from them.
+
+    ``nominal`` is None when no source gives the quantity (then ``figures`` is empty) or when the
+    figures are text. ``spread_min``/``spread_max`` span every reported value (both ends of
+    bands) and are None where the sources agree.
+    """
+
+    name: str
+    unit: str
+    figures: tuple[Figure, ...]
+    nominal: float | None
+    spread_min: float | None
+    spread_max: float | None
+    nominal_reason: str
+
+    @property
+    def known(self) -> bool:
+        """Whether a nominal value exists for this quantity."""
+        return self.nominal is not None
+
+    @property
+    def source_ids(self) -> tuple[str, ...]:
+        """Source ids of the figures, in order, without repeats."""
+        return tuple(dict.fromkeys(f.source_id for f in self.figures))
+
+
+@dataclass(frozen=True)
+class Weapon:
+    """One weapon (missile or gun) of a system, with its published envelope.
+
+    Ranges are slant ranges as published [km]; altitudes are target altitudes [m].
+    ``max_range_km`` is against aircraft / aerodynamic targets; ``max_range_ballistic_km``
+    against ballistic missiles. ``other_figures`` holds further sourced figures attached to this
+    weapon (target speed, simultaneous targets, …).
+    """
+
+    id: str
+    missile: str
+    min_range_km: PublishedFigure
+    max_range_km: PublishedFigure
+    max_range_ballistic_km: PublishedFigure
+    min_target_altitude_m: PublishedFigure
+    max_target_altitude_m: PublishedFigure
+    notes: str | None = None
+    other_figures: dict[str, PublishedFigure] = field(default_factory=dict, hash=False)
+
+    @property
+    def quantities(self) -> tuple[PublishedFigure, ...]:
+        """The five envelope quantities in display order."""
+        return tuple(getattr(self, name) for name in WEAPON_QUANTITIES)
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A sensor of a system: detection range [km] and antenna height above ground [m]."""
+
+    id: str
+    name: str
+    detection_range_km: PublishedFigure
+    antenna_height_m: PublishedFigure
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class System:
+    """One air-defense system of the catalog."""
+
+    id: str
+    names: tuple[str, ...]
+    nato_name: str | None
+    role: str
+    country: str
+    weapons: tuple[Weapon, ...]
+    sensors: tuple[Sensor, ...]
+    other_figures: dict[str, PublishedFigure] = field(default_factory=dict, hash=False)
+    notes: str | None = None
+    related_sources: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        reach = self.max_engagement_range_km
+        reach_text = f"{_format_number(reach)} km" if reach is not None else "range unknown"
+        return f"System({self.id!r}, {self.name}, {reach_text})"
+
+    @property
+    def name(self) -> str:
+        """The display name (the first of ``names``)."""
+        return self.names[0]
+
+    @property
+    def detection_range_km(self) -> PublishedFigure:
+        """The known sensor detection range with the largest nominal, or an unknown figure. [km]"""
+        known = [s.detection_range_km for s in self.sensors if s.detection_range_km.known]
+        if known:
+            return max(known, key=lambda pf: pf.nominal)
+        return PublishedFigure(
+            name="detection_range_km",
+            unit="km",
+            figures=(),
+            nominal=None,
+            spread_min=None,
+            spread_max=None,
+            nominal_reason="Unknown: no sensor of this system has a published detection range.",
+        )
+
+    @property
+    def longest_range_weapon(self) -> Weapon | None:
+        """The weapon with the largest nominal ``max_range_km``, or None if none is known."""
+        known = [w for w in self.weapons if w.max_range_km.known]
+        return max(known, key=lambda w: w.max_range_km.nominal) if known else None
+
+    @property
+    def max_engagement_range_km(self) -> float | None:
+        """Largest nominal maximum range against aircraft over the weapons, None if unknown. [km]"""
+        weapon = self.longest_range_weapon
+        return weapon.max_range_km.nominal if weapon else None
+
+    @property
+    def max_target_altitude_m(self) -> float | None:
+        """Largest nominal maximum target altitude over the weapons, None if unknown. [m]"""
+        known = [w.max_target_altitude_m.nominal for w in self.weapons if w.max_target_altitude_m.known]
+        return max(known) if known else None
+
+    def published_figures(self) -> Iterator[tuple[str, PublishedFigure]]:
+        """Every quantity of the system with a dotted location, e.g. ``weapons.s400_40n6.max_range_km``."""
+        for weapon in self.weapons:
+            for quantity in weapon.quantities:
+                yield f"weapons.{weapon.id}.{quantity.name}", quantity
+            for name, quantity in weapon.other_figures.items():
+                yield f"weapons.{weapon.id}.other_figures.{name}", quantity
+        for sensor in self.sensors:
+            yield f"sensors.{sensor.id}.detection_range_km", sensor.detection_range_km
+            yield f"sensors.{sensor.id}.antenna_height_m", sensor.antenna_height_m
+        for name, quantity in self.other_figures.items():
+            yield f"other_figures.{name}", quantity
+
+    @property
+    def source_ids(self) -> tuple[str, ...]:
+        """Every source id the system's figures and related sources use, without repeats."""
+        ids: dict[str, None] = {}
+        for _, quantity in self.published_figures():
+            ids.update(dict.fromkeys(quantity.source_ids))
+        ids.update(dict.fromkeys(self.related_sources))
+        return tuple(ids)
+
+
+def _normalise_name(name: str) -> str:
+    """Key used to match names: case-folded, without '-', '_' or whitespace."""
+    return _IGNORED_IN_NAMES.sub("", name).casefold()
+
+
+def _aliases(system: System) -> list[str]:
+    """Spellings that select ``system``: its id, each name, each name without parentheticals."""
+    aliases = [system.id]
+    for name in system.names:
+        aliases.append(name)
+        short = _PARENTHETICAL.sub("", name).strip()
+        if short and short != name:
+            aliases.append(short)
+    return aliases
+
+
+class Catalog:
+    """The published-systems catalog: systems by id and the sources their figures cite.
+
+    Look systems up with :meth:`get`, which accepts an id or any name, ignoring case and the
+    characters '-', '_' and spaces. Iterating a catalog yields its systems.
+    """
+
+    def __init__(self, systems: Mapping[str, System], sources: Mapping[str, Source], path: str = "<catalog>"):
+        self.systems: dict[str, System] = dict(systems)
+        self.sources: dict[str, Source] = dict(sources)
+        self.path = path
+        self._by_alias: dict[str, str] = {}
+        clashes = []
+        for system in self.systems.values():
+            for alias in _aliases(system):
+                key = _normalise_name(alias)
+                owner = self._by_alias.setdefault(key, system.id)
+                if owner != system.id:
+                    clashes.append(f"{path}: name {alias!r} of system {system.id!r} also selects system {owner!r}")
+        if clashes:
+            raise CatalogError("\n".join(clashes) + "\n(every id and name must select one system only)")
+
+    def __repr__(self) -> str:
+        return f"Catalog({len(self.systems)} systems, {len(self.sources)} sources, from {self.path})"
+
+    def __iter__(self) -> Iterator[System]:
+        return iter(self.systems.values())
+
+    def __len__(self) -> int:
+        return len(self.systems)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, System):
+            return self.systems.get(item.id) is item
+        return isinstance(item, str) and _normalise_name(item) in self._by_alias
+
+    def get(self, name_or_id: str) -> System:
+        """The system with this id or name.
+
+        Matching ignores case and the characters '-', '_' and spaces, so ``'S-300V4'``,
+        ``'s300v4'`` and ``'S300V4'`` all select the S-300V4.
+
+        Raises
+        ------
+        UnknownSystemError
+            No system has that id or name; the message lists close matches.
+        """
+        system_id = self._by_alias.get(_normalise_name(str(name_or_id)))
+        if system_id is not None:
+            return self.systems[system_id]
+        close = self.close_matches(str(name_or_id))
+        hint = f"close matches: {', '.join(close)}" if close else "no close match"
+        raise UnknownSystemError(
+            f"unknown system {name_or_id!r} in the catalog ({hint}); "
+            f"run `adcov systems` to list all {len(self)} systems"
+        )
+
+    def close_matches(self, name: str, n: int = 5) -> list[str]:
+        """Display names of up to ``n`` systems whose id or names resemble ``name``, best first."""
+        query = _normalise_name(name)
+        if not query:
+            return []
+        scores: dict[str, float] = {}
+        for alias, system_id in self._by_alias.items():
+            score = difflib.SequenceMatcher(None, query, alias).ratio()
+            if len(query) >= 2 and (query in alias or alias in query):
+                score = max(score, 0.8)
+            if score >= 0.6:
+                scores[system_id] = max(score, scores.get(system_id, 0.0))
+        ranked = sorted(scores, key=lambda system_id: (-scores[system_id], system_id))
+        return [self.systems[system_id].name for system_id in ranked[:n]]
+
+    def source(self, source_id: str) -> Source:
+        """The source with this id.
+
+        Raises
+        ------
+        CatalogError
+            No source has that id.
+        """
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            close = difflib.get_close_matches(source_id, list(self.sources), n=3)
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise CatalogError(f"unknown source id {source_id!r} in {self.path}{hint}") from None
+
+
+# ---------------------------------------------------------------------------------------- loading
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Load and validate a catalog file.
+
+    Parameters
+    ----------
+    path
+        A catalog YAML file; None (the default) loads the catalog packaged with adcov, once, and
+        returns the same object on later calls.
+
+    Raises
+    ------
+    CatalogError
+        The file cannot be read or parsed, or fails validation; the message names the file,
+        line and key path of every problem found.
+    """
+    if path is None:
+        return _load_packaged_catalog()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog: {exc.strerror or exc}") from exc
+    return _parse_catalog(text, str(path))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_packaged_catalog() -> Catalog:
+    resource = importlib.resources.files("simulator")
+    for part in _PACKAGED_RESOURCE:
+        resource = resource.joinpath(part)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{resource}: cannot read the packaged catalog: {exc}") from exc
+    return _parse_catalog(text, str(resource))
+
+
+def _parse_catalog(text: str, label: str) -> Catalog:
+    # One parse: compose the node tree (for line numbers), then construct plain data from it,
+    # exactly as yaml.safe_load does. The C loader is used when PyYAML was built with it.
+    loader = _SAFE_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        lines = _key_path_lines(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogError(f"{where}: not valid YAML: {problem}") from exc
+    finally:
+        loader.dispose()
+    reader = _Reader(label, lines)
+    catalog = reader.read(data)
+    if reader.problems:
+        shown = reader.problems[:50]
+        more = len(reader.problems) - len(shown)
+        tail = [f"... and {more} more problems"] if more > 0 else []
+        raise CatalogError("\n".join(shown + tail))
+    return catalog
+
+
+def _key_path_lines(node: yaml.Node | None, path: str = "") -> dict[str, int]:
+    """Map each key path (``systems[2].weapons[0].max_range_km``) to its 1-based line."""
+    lines: dict[str, int] = {}
+    if node is None:
+        return lines
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = f"{path}.{key_node.value}" if path else str(key_node.value)
+            lines.update(_key_path_lines(value_node, child))
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_key_path_lines(item, f"{path}[{index}]"))
+    return lines
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=_RELATIVE_TOLERANCE, abs_tol=1e-12)
+
+
+def _expected_unit(quantity_name: str) -> str | None:
+    for suffix, unit in _UNIT_SUFFIXES:
+        if quantity_name.endswith(suffix):
+            return unit
+    return None
+
+
+_MISSING = object()
+_SYSTEM_INDEX = re.compile(r"systems\[(\d+)\]")
+
+
+class _Reader:
+    """Turns the parsed YAML into model objects, collecting every problem with file:line and key path."""
+
+    _SOURCE_KEYS = {"title", "publisher", "date", "address", "language", "confidence", "note", "via"}
+    _SYSTEM_KEYS = {"id", "names", "nato_name", "role", "country", "related_sources", "notes",
+                    "weapons", "sensors", "other_figures"}
+    _WEAPON_KEYS = {"id", "missile", "notes", "other_figures", *WEAPON_QUANTITIES}
+    _SENSOR_KEYS = {"id", "name", "notes", *SENSOR_QUANTITIES}
+    _QUANTITY_KEYS = {"unit", "unknown", "figures", "nominal", "spread", "nominal_reason"}
+    _FIGURE_KEYS = {"value", "value_low", "unit", "qualifier", "as_published", "converted_from",
+                    "source", "note"}
+
+    def __init__(self, label: str, lines: dict[str, int]):
+        self.label = label
+        self.lines = lines
+        self.problems: list[str] = []
+        self.source_ids: set[str] = set()
+        self.system_ids: dict[int, str] = {}  # index in `systems:` -> id, to name systems in messages
+
+    # -- reporting helpers
+    def problem(self, key_path: str, message: str) -> None:
+        line = self.lines.get(key_path)
+        where = f"{self.label}:{line}" if line is not None else self.label
+        system = _SYSTEM_INDEX.match(key_path)
+        if system and int(system.group(1)) in self.system_ids:
+            message = f"{message} (system {self.system_ids[int(system.group(1))]!r})"
+        self.problems.append(f"{where}: {key_path}: {message}" if key_path else f"{where}: {message}")
+
+    def mapping(self, value: object, key_path: str, allowed: set[str]) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.problem(key_path, f"expected a mapping, got {type(value).__name__}")
+            return None
+        extra = sorted(str(k) for k in value if k not in allowed)
+        if extra:
+            self.problem(key_path, f"unexpected key(s) {', '.join(extra)}; valid keys: {', '.join(sorted(allowed))}")
+        return value
+
+    def text(self, data: dict, key: str, key_path: str, *, required: bool = True) -> str | None:
+        value = data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                self.problem(f"{key_path}.{key}", "missing; expected a non-empty string")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(f"{key_path}.{key}", f"expected a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def identifier(self, data: dict, key_path: str) -> str | None:
+        value = self.text(data, "id", key_path)
+        if value is not None and not _ID_PATTERN.fullmatch(value):
+            self.problem(f"{key_path}.id", f"expected lower-case letters, digits and '_', got {value!r}")
+        return value
+
+    # -- top level
+    def read(self, data: object) -> Catalog | None:
+        top = self.mapping(data, "", {"schema_version", "compiled_from", "systems", "sources"})
+        if top is None:
+            return None
+        if top.get("schema_version") != SCHEMA_VERSION:
+            self.problem("schema_version", f"expected {SCHEMA_VERSION}, got {top.get('schema_version')!r}")
+        raw_sources = top.get("sources")
+        if not isinstance(raw_sources, dict) or not raw_sources:
+            self.problem("sources", "expected a non-empty mapping of source id -> source")
+            raw_sources = {}
+        self.source_ids = {str(k) for k in raw_sources}
+        sources = {}
+        for source_id, raw in raw_sources.items():
+            source = self.read_source(str(source_id), raw)
+            if source is not None:
+                sources[source.id] = source
+        raw_systems = top.get("systems")
+        if not isinstance(raw_systems, list) or not raw_systems:
+            self.problem("systems", "expected a non-empty list of systems")
+            raw_systems = []
+        systems: dict[str, System] = {}
+        part_ids: dict[str, str] = {}
+        for index, raw in enumerate(raw_systems):
+            key_path = f"systems[{index}]"
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                self.system_ids[index] = raw["id"]
+            system = self.read_system(raw, key_path)
+            if system is None:
+                continue
+            if system.id in systems:
+                self.problem(f"{key_path}.id", f"duplicate system id {system.id!r}")
+                continue
+            for part in (*system.weapons, *system.sensors):
+                if part.id in part_ids:
+                    self.problem(key_path, f"weapon/sensor id {part.id!r} already used in system {part_ids[part.id]!r}")
+                part_ids[part.id] = system.id
+            systems[system.id] = system
+        if self.problems:
+            return None
+        try:
+            return Catalog(systems, sources, self.label)
+        except CatalogError as exc:
+            self.problems.append(str(exc))
+            return None
+
+    def read_source(self, source_id: str, raw: object) -> Source | None:
+        key_path = f"sources.{source_id}"
+        if not _ID_PATTERN.fullmatch(source_id):
+            self.problem(key_path, f"source id {source_id!r}: expected lower-case letters, digits and '_'")
+        data = self.mapping(raw, key_path, self._SOURCE_KEYS)
+        if data is None:
+            return None
+        fields = {key: self.text(data, key, key_path, required=key in {"title", "publisher", "date", "confidence"})
+                  for key in sorted(self._SOURCE_KEYS)}
+        if fields["confidence"] is not None and fields["confidence"] not in CONFIDENCE_TIERS:
+            self.problem(f"{key_path}.confidence",
+                         f"expected one of {', '.join(CONFIDENCE_TIERS)}, got {fields['confidence']!r}")
+        if any(fields[key] is None for key in ("title", "publisher", "date", "confidence")):
+            return None
+        return Source(id=source_id, **fields)
+
+    def read_system(self, raw: object, key_path: str) -> System | None:
+        data = self.mapping(raw, key_path, self._SYSTEM_KEYS)
+        if data is None:
+            return None
+        system_id = self.identifier(data, key_path)
+        names = data.get("names")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+            self.problem(f"{key_path}.names", f"expected a non-empty list of names, got {names!r}")
+            names = None
+        nato_name = self.text(data, "nato_name", key_path, required=False)
+        role = self.text(data, "role", key_path)
+        country = self.text(data, "country", key_path)
+        notes = self.text(data, "notes", key_path, required=False)
+        related = data.get("related_sources", [])
+        if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
+            self.problem(f"{key_path}.related_sources", f"expected a list of source ids, got {related!r}")
+            related = []
+        for index, source_id in enumerate(related):
+            self.check_source(source_id, f"{key_path}.related_sources[{index}]")
+
+        raw_weapons = data.get("weapons")
+        weapons = []
+        if not isinstance(raw_weapons, list) or not raw_weapons:
+            self.problem(f"{key_path}.weapons", "expected a non-empty list of weapons")
+        else:
+            for index, raw_weapon in enumerate(raw_weapons):
+                weapons.append(self.read_weapon(raw_weapon, f"{key_path}.weapons[{index}]"))
+        raw_sensors = data.get("sensors")
+        sensors = []
+        if not isinstance(raw_sensors, list):
+            self.problem(f"{key_path}.sensors", "expected a list of sensors (may be empty)")
+        else:
+            for index, raw_sensor in enumerate(raw_sensors):
+                sensors.append(self.read_sensor(raw_sensor, f"{key_path}.sensors[{index}]"))
+        other = self.read_other_figures(data.get("other_figures", {}), f"{key_path}.other_figures")
+
+        parts = [system_id, names, role, country, other, *weapons, *sensors]
+        if any(part is None for part in parts):
+            return None
+        return System(
+            id=system_id,
+            names=tuple(names),
+            nato_name=nato_name,
+            role=role,
+            country=country,
+            weapons=tuple(weapons),
+            sensors=tuple(sensors),
+            other_figures=other,
+            notes=notes,
+            related_sources=tuple(related),
+        )
+
+    def read_weapon(self, raw: object, key_path: str) -> Weapon | None:
+        data = self.mapping(raw, key_path, self._WEAPON_KEYS)
+        if data is None:
+            return None
+        weapon_id = self.identifier(data, key_path)
+        missile = self.text(data, "missile", key_path)
+        notes = self.text(data, "notes", key_path, required=False)
+        quantities = {name: self.read_quantity(name, data.get(name, _MISSING), f"{key_path}.{name}")
+                      for name in WEAPON_QUANTITIES}
+        other = self.read_other_figures(data.get("other_figures", {}), f"{key_path}.other_figures")
+        if weapon_id is None or missile is None or other is None or None in quantities.values():
+            return None
+        return Weapon(id=weapon_id, missile=missile, notes=notes, other_figures=other, **quantities)
+
+    def read_sensor(self, raw: object, key_path: str) -> Sensor | None:
+        data = self.mapping(raw, key_path, self._SENSOR_KEYS)
+        if data is None:
+            return None
+        sensor_id = self.identifier(data, key_path)
+        name = self.text(data, "name", key_path)
+        notes = self.text(data, "notes", key_path, required=False)
+        quantities = {q: self.read_quantity(q, data.get(q, _MISSING), f"{key_path}.{q}") for q in SENSOR_QUANTITIES}
+        if sensor_id is None or name is None or None in quantities.values():
+            return None
+        return Sensor(id=sensor_id, name=name, notes=notes, **quantities)
+
+    def read_other_figures(self, raw: object, key_path: str) -> dict[str, PublishedFigure] | None:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(key_path, f"expected a mapping of figure name -> figures, got {type(raw).__name__}")
+            return None
+        result = {}
+        for name, value in raw.items():
+            if not isinstance(name, str) or not _ID_PATTERN.fullmatch(name):
+                self.problem(f"{key_path}.{name}", "expected a name of lower-case letters, digits and '_'")
+                continue
+            quantity = self.read_quantity(name, value, f"{key_path}.{name}")
+            if quantity is not None:
+                result[name] = quantity
+        return result if len(result) == len(raw) else None
+
+    def check_source(self, source_id: object, key_path: str) -> None:
+        if not isinstance(source_id, str) or source_id not in self.source_ids:
+            close = difflib.get_close_matches(str(source_id), sorted(self.source_ids), n=3)
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            self.problem(key_path, f"source {source_id!r} is not defined under `sources:`{hint}")
+
+    # -- quantities and figures
+    def read_quantity(self, name: str, raw: object, key_path: str) -> PublishedFigure | None:
+        if raw is _MISSING:
+            self.problem(key_path, "missing; give the figures or `unknown: true` with a nominal_reason")
+            return None
+        data = self.mapping(raw, key_path, self._QUANTITY_KEYS)
+        if data is None:
+            return None
+        ok = True
+        unit = data.get("unit")
+        expected_unit = _expected_unit(name)
+        if not isinstance(unit, str) or not unit:
+            self.problem(f"{key_path}.unit", f"expected a unit string, got {unit!r}")
+            ok = False
+        elif expected_unit is not None and unit != expected_unit:
+            self.problem(f"{key_path}.unit", f"a quantity named {name!r} must be in {expected_unit!r}, got {unit!r}")
+            ok = False
+        reason = self.text(data, "nominal_reason", key_path)
+        ok = ok and reason is not None
+        unknown = data.get("unknown", False)
+        if unknown not in (True, False):
+            self.problem(f"{key_path}.unknown", f"expected true or false, got {unknown!r}")
+            return None
+        if unknown:
+            for key in ("figures", "nominal", "spread"):
+                if data.get(key) not in (None, []):
+                    self.problem(f"{key_path}.{key}", "an unknown quantity has no figures, nominal or spread")
+                    ok = False
+            if not ok:
+                return None
+            return PublishedFigure(name, unit, (), None, None, None, reason)
+
+        raw_figures = data.get("figures")
+        if not isinstance(raw_figures, list) or not raw_figures:
+            self.problem(f"{key_path}.figures", "expected a non-empty list of figures (or `unknown: true`)")
+            return None
+        figures = [self.read_figure(f, unit, f"{key_path}.figures[{i}]") for i, f in enumerate(raw_figures)]
+        if None in figures or not ok:
+            return None
+        numbers = [v for f in figures for v in (f.value, f.value_low) if isinstance(v, float)]
+        nominal = data.get("nominal")
+        spread = data.get("spread")
+        if not numbers:  # text figures: no numeric nominal or spread
+            if nominal is not None or spread is not None:
+                self.problem(key_path, "text figures take no nominal or spread")
+                return None
+            return PublishedFigure(name, unit, tuple(figures), None, None, None, reason)
+        if not _is_number(nominal):
+            self.problem(f"{key_path}.nominal", f"expected a number (one of the reported values), got {nominal!r}")
+            return None
+        nominal = float(nominal)
+        if not any(_close(nominal, v) for v in numbers):
+            self.problem(f"{key_path}.nominal",
+                         f"{nominal:g} is not one of the reported values ({', '.join(f'{v:g}' for v in sorted(set(numbers)))})")
+            ok = False
+        low, high = min(numbers), max(numbers)
+        spread_min = spread_max = None
+        if spread is None:
+            if not _close(low, high):
+                self.problem(f"{key_path}.spread", f"sources disagree; expected spread: [{low:g}, {high:g}]")
+                ok = False
+        elif not (isinstance(spread, list) and len(spread) == 2 and all(_is_number(v) for v in spread)):
+            self.problem(f"{key_path}.spread", f"expected [min, max] as two numbers, got {spread!r}")
+            ok = False
+        else:
+            spread_min, spread_max = float(spread[0]), float(spread[1])
+            if not (spread_min <= nominal <= spread_max):
+                self.problem(f"{key_path}.nominal",
+                             f"{nominal:g} lies outside the spread [{spread_min:g}, {spread_max:g}]")
+                ok = False
+            if not (_close(spread_min, low) and _close(spread_max, high)):
+                self.problem(f"{key_path}.spread",
+                             f"expected [{low:g}, {high:g}] (min and max of the reported values), "
+                             f"got [{spread_min:g}, {spread_max:g}]")
+                ok = False
+            if _close(low, high):
+                self.problem(f"{key_path}.spread", "all reported values agree; remove the spread")
+                ok = False
+        if not ok:
+            return None
+        return PublishedFigure(name, unit, tuple(figures), nominal, spread_min, spread_max, reason)
+
+    def read_figure(self, raw: object, unit: str, key_path: str) -> Figure | None:
+        data = self.mapping(raw, key_path, self._FIGURE_KEYS)
+        if data is None:
+            return None
+        ok = True
+        figure_unit = data.get("unit")
+        if figure_unit != unit:
+            self.problem(f"{key_path}.unit", f"expected {unit!r} (the quantity's unit), got {figure_unit!r}")
+            ok = False
+        value = data.get("value", _MISSING)
+        value_low = data.get("value_low")
+        if unit in TEXT_UNITS:
+            if not isinstance(value, str) or not value.strip():
+                self.problem(f"{key_path}.value", f"expected text for unit {unit!r}, got {value!r}")
+                ok = False
+            if value_low is not None:
+                self.problem(f"{key_path}.value_low", f"a {unit!r} figure has no value_low")
+                ok = False
+        else:
+            if not _is_number(value) or value < 0:
+                shown = "nothing" if value is _MISSING else repr(value)
+                self.problem(f"{key_path}.value", f"expected a number >= 0 [{unit}], got {shown}")
+                ok = False
+            if value_low is not None and (not _is_number(value_low) or value_low < 0):
+                self.problem(f"{key_path}.value_low", f"expected a number >= 0 [{unit}], got {value_low!r}")
+                ok = False
+            elif ok and value_low is not None and value_low > value:
+                self.problem(f"{key_path}.value_low", f"{value_low:g} exceeds the band's top value {value:g}")
+                ok = False
+        qualifier = data.get("qualifier")
+        if qualifier is not None and qualifier not in QUALIFIERS:
+            self.problem(f"{key_path}.qualifier", f"expected one of {', '.join(sorted(QUALIFIERS))}, got {qualifier!r}")
+            ok = False
+        source_id = data.get("source")
+        before = len(self.problems)
+        self.check_source(source_id, f"{key_path}.source")
+        ok = ok and len(self.problems) == before
+        texts = {key: self.text(data, key, key_path, required=False) for key in ("as_published", "converted_from", "note")}
+        if not ok:
+            return None
+        return Figure(
+            value=value if unit in TEXT_UNITS else float(value),
+            unit=unit,
+            qualifier=qualifier,
+            as_published=texts["as_published"],
+            source_id=source_id,
+            note=texts["note"],
+            converted_from=texts["converted_from"],
+            value_low=float(value_low) if value_low is not None else None,
+        )
+
+
+# ------------------------------------------------------------------------------------ JSON export
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _source_to_dict(source: Source) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "title": source.title,
+        "publisher": source.publisher,
+        "date": source.date,
+        "address": source.address,
+        "language": source.language,
+        "confidence": source.confidence,
+        "note": source.note,
+        "via": source.via,
+    }
+
+
+def _published_figure_to_dict(quantity: PublishedFigure, catalog: Catalog) -> dict[str, Any]:
+    return {
+        "name": quantity.name,
+        "unit": quantity.unit,
+        "known": quantity.known,
+        "nominal": quantity.nominal,
+        "spread": [quantity.spread_min, quantity.spread_max] if quantity.spread_min is not None else None,
+        "nominal_reason": quantity.nominal_reason,
+        "figures": [
+            {
+                "value": f.value,
+                "value_low": f.value_low,
+                "unit": f.unit,
+                "qualifier": f.qualifier,
+                "as_published": f.as_published,
+                "converted_from": f.converted_from,
+                "note": f.note,
+                "source": _source_to_dict(catalog.source(f.source_id)),
+            }
+            for f in quantity.figures
+        ],
+    }
+
+
+def system_to_dict(system: System, catalog: Catalog) -> dict[str, Any]:
+    """A JSON-ready description of ``system``: every figure with its full source.
+
+    Parameters
+    ----------
+    system
+        A system of ``catalog``.
+    catalog
+        The catalog whose ``sources`` the figures cite.
+
+    Returns
+    -------
+    dict
+        Plain dicts, lists, strings, numbers and None only. Ranges in km, altitudes in m.
+    """
+    def quantities(mapping: Mapping[str, PublishedFigure]) -> dict[str, Any]:
+        return {name: _published_figure_to_dict(q, catalog) for name, q in mapping.items()}
+
+    return {
+        "id": system.id,
+        "name": system.name,
+        "names": list(system.names),
+        "nato_name": system.nato_name,
+        "role": system.role,
+        "country": system.country,
+        "notes": system.notes,
+        "max_engagement_range_km": system.max_engagement_range_km,
+        "max_target_altitude_m": system.max_target_altitude_m,
+        "detection_range_km": _published_figure_to_dict(system.detection_range_km, catalog),
+        "weapons": [
+            {
+                "id": weapon.id,
+                "missile": weapon.missile,
+                "notes": weapon.notes,
+                **quantities({q.name: q for q in weapon.quantities}),
+                "other_figures": quantities(weapon.other_figures),
+            }
+            for weapon in system.weapons
+        ],
+        "sensors": [
+            {
+                "id": sensor.id,
+                "name": sensor.name,
+                "notes": sensor.notes,
+                "detection_range_km": _published_figure_to_dict(sensor.detection_range_km, catalog),
+                "antenna_height_m": _published_figure_to_dict(sensor.antenna_height_m, catalog),
+            }
+            for sensor in system.sensors
+        ],
+        "other_figures": quantities(system.other_figures),
+        "related_sources": [_source_to_dict(catalog.source(s)) for s in system.related_sources],
+        "source_ids": list(system.source_ids),
+    }
