@@ -1,0 +1,67 @@
+"""Options and helpers shared by the subcommands that compute."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+
+from simulator.cache import EnvelopeCache
+from simulator.errors import AdcovError
+
+
+def add_cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cache")
+    group.add_argument("--no-cache", action="store_true", help="compute everything; neither read nor write the envelope cache")
+    group.add_argument("--cache-dir", metavar="DIR", help="envelope cache folder (default: $ADCOV_CACHE_DIR or the platform cache dir)")
+
+
+def cache_from_args(args: argparse.Namespace) -> EnvelopeCache | None:
+    if getattr(args, "no_cache", False):
+        return None
+    return EnvelopeCache(getattr(args, "cache_dir", None))
+
+
+def parse_altitudes_m(text: str) -> list[float]:
+    """``"30,100,1e3"`` -> [30.0, 100.0, 1000.0]; raises AdcovError naming the bad item."""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise AdcovError(f"--altitudes-m: {item!r} is not a number; expected comma-separated metres, e.g. 30,100,1000") from None
+        if not math.isfinite(value) or value < -500 or value > 1_000_000:
+            raise AdcovError(f"--altitudes-m: {item} is outside [-500, 1000000] m")
+        values.append(value)
+    if not values:
+        raise AdcovError("--altitudes-m: expected at least one altitude in metres")
+    return values
+
+
+def parse_choices(text: str, valid, option: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in valid]
+    if bad or not items:
+        raise AdcovError(f"{option}: {', '.join(bad) or 'nothing'} is not valid; expected one or more of {', '.join(valid)}")
+    return items
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool = True):
+    """A rich progress bar on stderr (only on a terminal); yields a ``progress(fraction, message)`` callback."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("computing", total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        yield update

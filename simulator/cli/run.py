@@ -1,0 +1,105 @@
+"""``adcov run SCENARIO``: covered area per layer and altitude, with the assumptions used."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from simulator.cli.common import add_cache_options, cache_from_args, parse_altitudes_m, parse_choices, progress_bar
+from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS, build_coverage, summarize
+from simulator.errors import AdcovError
+from simulator.figures import RANGE_MODES
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="covered area per layer and altitude for a scenario", description=__doc__)
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("--altitudes-m", default=",".join(f"{a:g}" for a in DEFAULT_ALTITUDES_M), help="comma-separated target altitudes [m] (default %(default)s)")
+    p.add_argument("--altitude-ref", choices=ALTITUDE_REFS, default="msl", help="altitudes above mean sea level or above ground (default msl)")
+    p.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers: detection, engagement (default both)")
+    p.add_argument("--range", dest="range_mode", choices=RANGE_MODES, default="nominal", help="which published figure of a spread to use (default nominal)")
+    p.add_argument("--as-of", help="only units deployed and not withdrawn on this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    add_cache_options(p)
+    p.set_defaults(func=run)
+
+
+def parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise AdcovError(f"{option}: {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def load_for_run(path: str, as_of: str | None):
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario(path)
+    if as_of:
+        scenario = scenario.active_as_of(parse_date(as_of, "--as-of"))
+    elif scenario.as_of:
+        scenario = scenario.active_as_of(scenario.as_of)
+    return scenario
+
+
+def run(args: argparse.Namespace) -> int:
+    altitudes = parse_altitudes_m(args.altitudes_m)
+    layers = parse_choices(args.layers, LAYERS, "--layers")
+    scenario = load_for_run(args.scenario, args.as_of)
+    if not scenario.units:
+        raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to compute")
+    with progress_bar(not args.json) as progress:
+        coverage = build_coverage(scenario, range_mode=args.range_mode, cache=cache_from_args(args), progress=progress)
+    result = summarize(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=args.altitude_ref)
+    result["scenario_file"] = str(args.scenario)
+    result["active_units"] = coverage.unit_ids
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_summary(result)
+    return 0
+
+
+def print_summary(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    units = result["active_units"]
+    for layer, rows in result["layers"].items():
+        table = Table(title=f"{result['scenario']} - {layer} coverage", title_justify="left")
+        table.add_column(f"altitude [m {rows[0]['altitude_ref'].upper()}]" if rows else "altitude", justify="right")
+        table.add_column("covered km²", justify="right")
+        table.add_column("max depth", justify="right")
+        for uid in units:
+            table.add_column(f"{uid} km²", justify="right")
+        for row in rows:
+            table.add_row(
+                f"{row['altitude_m']:g}", f"{row['covered_km2']:,.0f}", str(row["max_depth"]),
+                *(f"{row['by_unit_km2'][u]:,.0f}" for u in units),
+            )
+        console.print(table)
+    print_assumptions(console, result["assumptions"])
+
+
+def print_assumptions(console, assumptions: dict) -> None:
+    grid = assumptions["analysis_grid"]
+    console.print("[bold]Assumptions[/bold]")
+    console.print(f"  k factor {assumptions['k_factor']:.4g}, earth radius {assumptions['earth_radius_m']:.0f} m")
+    console.print(f"  terrain: {assumptions['terrain']}")
+    console.print(f"  analysis grid: {grid['rows']}x{grid['cols']} cells of ~{grid['cell_size_m'][0]:.0f}x{grid['cell_size_m'][1]:.0f} m, bounds {grid['bounds_deg']} (W,S,E,N deg)")
+    for uid, unit in assumptions["units"].items():
+        weapons = "; ".join(
+            f"{w['id']} {w['min_range_km']:g}-{w['max_range_km']:g} km, alt {w['min_target_altitude_agl_m']:g} m AGL-"
+            f"{'no ceiling' if w['max_target_altitude_msl_m'] is None else format(w['max_target_altitude_msl_m'], 'g') + ' m'}"
+            for w in unit["weapons"]
+        )
+        console.print(
+            f"  {uid}: {unit['system_name']} at {unit['lat_deg']:.4f}N {unit['lon_deg']:.4f}E, antenna {unit['antenna_height_m']:g} m AGL "
+            f"({unit['antenna_height_origin']}), detection {unit['detection_range_km']} km ({unit['detection_origin']}), {weapons}"
+        )
+        for note in unit["defaults_used"]:
+            console.print(f"    default: {note}")

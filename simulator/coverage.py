@@ -1,0 +1,600 @@
+"""Envelopes per unit and coverage queries over them.
+
+An envelope holds, for one unit and layer, ``floor`` and ``ceiling`` rasters [m MSL]: the
+unit covers a cell at altitude ``h`` exactly when ``floor <= h <= ceiling``. A unit's
+engagement layer is the union of its weapons' envelopes (one floor/ceiling pair each);
+the detection layer has one pair (the sensor). Line of sight runs once per unit (and is
+cached on disk); every query -- a new altitude, reference, layer or set of active units --
+is array arithmetic over the stored envelopes.
+
+Geometry of the range limits (effective-earth sphere, radius ``R_eff``, antenna at
+``a = R_eff + H0``, target at ``b = R_eff + h``, ground range ``d``, ``phi = d / R_eff``):
+the slant range is ``r**2 = a**2 + b**2 - 2 a b cos(phi)`` (law of cosines; Doerry 2013,
+Eq. 7), increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max``
+gives the ceiling ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum
+slant range ``R_min`` raises the floor to the same expression with ``R_min``.
+
+References
+----------
+Doerry, A. W., "Earth Curvature and Atmospheric Refraction Effects on Radar Signal
+Propagation", Sandia Report SAND2012-10690, 2013.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator import visibility
+from simulator.cache import EnvelopeCache, cache_key
+from simulator.errors import AdcovError, ComputationCancelled
+from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, SiteFrame, effective_radius_m
+from simulator.figures import UnitFigures, resolve_unit_figures
+
+LAYERS = ("detection", "engagement")
+ALTITUDE_REFS = ("msl", "agl")
+DEFAULT_ALTITUDES_M = (30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 20000.0)
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class CancelToken:
+    """Cooperative cancellation for long computations (set from another thread)."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _check_choice(name: str, value: str, valid: Sequence[str]) -> str:
+    if value not in valid:
+        raise AdcovError(f"{name}: {value!r} is not valid; expected one of {', '.join(valid)}")
+    return value
+
+
+# --------------------------------------------------------------------------- line of sight
+
+
+@dataclass(frozen=True)
+class LineOfSight:
+    """Line-of-sight floor of one site on a window of the analysis grid.
+
+    ``floor_msl_m`` is the lowest visible altitude [m MSL] (>= terrain; NaN beyond
+    ``max_range_m``); ``ground_range_m`` the geodesic distance from the site [m]; both
+    cover analysis rows ``row0:row0+rows`` and columns ``col0:col0+cols``.
+    """
+
+    row0: int
+    col0: int
+    floor_msl_m: np.ndarray
+    ground_range_m: np.ndarray
+    site_terrain_m: float
+    antenna_altitude_msl_m: float
+    max_range_m: float
+    n_rays: int
+    sample_spacing_m: float
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        rows, cols = self.floor_msl_m.shape
+        return (slice(self.row0, self.row0 + rows), slice(self.col0, self.col0 + cols))
+
+
+FORWARD_STRIDE_CELLS = 8
+#: Samples along a ray per DEM cell, and rays per cell of arc at the farthest range.
+SAMPLES_PER_CELL = 2.0
+RAYS_PER_CELL_OF_ARC = 1.0
+#: Terrain closer than this fraction of a cell before a cell centre is the cell's own.
+OWN_CELL_FRACTION = 0.5
+#: Terrain closer than this fraction of a cell to the antenna is the antenna's own cell.
+OBSERVER_CELL_FRACTION = 0.5
+#: Near the antenna, where elevation angles are most sensitive to the terrain, rays are
+#: sampled this many times per cell out to this many cells.
+NEAR_SAMPLES_PER_CELL = 16.0
+NEAR_FIELD_CELLS = 16.0
+
+
+def site_terrain_m(grid: AnalysisGrid, lat_deg: float, lon_deg: float) -> float:
+    """Terrain height at a site, bilinear. [m MSL] (OutsideTerrainError if off the terrain)."""
+    return float(np.asarray(grid.terrain.sample_m(np.array([lat_deg]), np.array([lon_deg])))[0])
+
+
+def compute_line_of_sight(
+    grid: AnalysisGrid,
+    lat_deg: float,
+    lon_deg: float,
+    antenna_height_m: float,
+    k_factor: float,
+    max_range_m: float,
+    *,
+    earth_radius_m: float = EARTH_MEAN_RADIUS_M,
+    cache: EnvelopeCache | None = None,
+) -> LineOfSight:
+    """Floor of the line of sight from an antenna to every analysis cell within range.
+
+    Parameters
+    ----------
+    grid : AnalysisGrid
+        Cells to compute; rays sample the grid's whole terrain.
+    lat_deg, lon_deg : float
+        Site. [deg]
+    antenna_height_m : float
+        Antenna height above the terrain at the site. [m]
+    k_factor : float
+        Effective earth radius factor (4/3 standard refraction, 1 geometric).
+    max_range_m : float
+        Ground range beyond which nothing is computed. [m]
+    earth_radius_m : float
+        Earth radius the curvature uses. [m]
+    cache : EnvelopeCache, optional
+        Where to look up / store the result.
+
+    Notes
+    -----
+    Rays: one per ``cell`` of arc at the farthest range needed, so no cell is skipped;
+    samples one cell apart (the smaller cell side); bilinear terrain; geodesic distance and
+    azimuth through the site's azimuthal equidistant frame (see :mod:`simulator.geometry`).
+    The kernel and its formulas are in :mod:`simulator.visibility`.
+    """
+    if not (antenna_height_m >= 0 and math.isfinite(antenna_height_m)):
+        raise AdcovError(f"antenna_height_m: expected a number >= 0 [m], got {antenna_height_m}")
+    if not (k_factor > 0 and math.isfinite(k_factor)):
+        raise AdcovError(f"k_factor: expected a number > 0, got {k_factor}")
+    if not (max_range_m > 0):
+        raise AdcovError(f"max_range_m: expected a number > 0 [m], got {max_range_m}")
+    ground_m = site_terrain_m(grid, lat_deg, lon_deg)
+    key = None
+    if cache is not None:
+        key = cache_key(
+            what="line_of_sight",
+            grid=grid.key,
+            lat_deg=float(lat_deg),
+            lon_deg=float(lon_deg),
+            antenna_height_m=float(antenna_height_m),
+            k_factor=float(k_factor),
+            earth_radius_m=float(earth_radius_m),
+            max_range_m=float(max_range_m),
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            meta = hit["meta"]
+            return LineOfSight(
+                row0=int(meta[0]),
+                col0=int(meta[1]),
+                floor_msl_m=hit["floor_msl_m"],
+                ground_range_m=hit["ground_range_m"],
+                site_terrain_m=float(meta[2]),
+                antenna_altitude_msl_m=float(meta[3]),
+                max_range_m=float(max_range_m),
+                n_rays=int(meta[4]),
+                sample_spacing_m=float(meta[5]),
+            )
+
+    frame = SiteFrame.for_site(grid.crs, lat_deg, lon_deg)
+    terrain = grid.terrain
+    full_transform = terrain.transform
+    cell_ew_m, cell_ns_m = grid.cell_size_m
+    spacing_m = min(cell_ew_m, cell_ns_m) / SAMPLES_PER_CELL
+
+    # Coarse ranges over the whole grid pick the window of cells within range.
+    stride = FORWARD_STRIDE_CELLS
+    cx, cy = frame.forward_lattice(full_transform, grid.row_off, grid.col_off, grid.n_rows, grid.n_cols, stride)
+    coarse_range = np.hypot(cx, cy)
+    margin_m = 2.0 * stride * max(cell_ew_m, cell_ns_m)
+    near = coarse_range <= max_range_m + margin_m
+    if not near.any():
+        raise AdcovError("no analysis cell lies within range of the site")
+    node_rows = np.flatnonzero(near.any(axis=1))
+    node_cols = np.flatnonzero(near.any(axis=0))
+    r0 = max(int(node_rows[0] - 1) * stride, 0)
+    r1 = min(int(node_rows[-1] + 1) * stride + 1, grid.n_rows)
+    c0 = max(int(node_cols[0] - 1) * stride, 0)
+    c1 = min(int(node_cols[-1] + 1) * stride + 1, grid.n_cols)
+    far_m = float(np.max(coarse_range[max(node_rows[0] - 1, 0) : node_rows[-1] + 2, max(node_cols[0] - 1, 0) : node_cols[-1] + 2]))
+    ray_range_m = min(max_range_m, far_m + spacing_m)
+
+    min_cell_m = min(cell_ew_m, cell_ns_m)
+    fine_m = min_cell_m / NEAR_SAMPLES_PER_CELL
+    n_fine = int(round(NEAR_FIELD_CELLS * min_cell_m / fine_m))
+    n_samples = n_fine + max(int(math.ceil((ray_range_m - n_fine * fine_m) / spacing_m)), 0) + 2
+    n_rays = max(64, int(math.ceil(2.0 * math.pi * ray_range_m * RAYS_PER_CELL_OF_ARC / min_cell_m)))
+    inv_step_m = min(32.0 * spacing_m, 5000.0)
+    knot_m = 16.0 * spacing_m
+    inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(full_transform, ray_range_m + knot_m + spacing_m, inv_step_m)
+    antenna_altitude_m = ground_m + float(antenna_height_m)
+    re_m = effective_radius_m(k_factor, earth_radius_m)
+    ray_floor = visibility.ray_floors_msl(
+        terrain.elevation_m,
+        inv_row,
+        inv_col,
+        origin_y,
+        origin_x,
+        inv_step_m,
+        n_rays,
+        n_samples,
+        fine_m,
+        spacing_m,
+        n_fine,
+        knot_m,
+        antenna_altitude_m,
+        re_m,
+        OBSERVER_CELL_FRACTION * min_cell_m,
+    )
+    fx, fy = frame.forward_lattice(full_transform, grid.row_off + r0, grid.col_off + c0, r1 - r0, c1 - c0, stride)
+    terrain_crop = np.ascontiguousarray(grid.elevation_m[r0:r1, c0:c1], dtype=np.float32)
+    floor, ground_range = visibility.cell_floors_msl(
+        ray_floor,
+        fine_m,
+        spacing_m,
+        n_fine,
+        antenna_altitude_m,
+        re_m,
+        OWN_CELL_FRACTION * min_cell_m,
+        fx,
+        fy,
+        stride,
+        terrain_crop,
+        float(max_range_m),
+        True,
+    )
+    del ray_floor
+    result = LineOfSight(
+        row0=r0,
+        col0=c0,
+        floor_msl_m=floor,
+        ground_range_m=ground_range,
+        site_terrain_m=ground_m,
+        antenna_altitude_msl_m=antenna_altitude_m,
+        max_range_m=float(max_range_m),
+        n_rays=n_rays,
+        sample_spacing_m=spacing_m,
+    )
+    if cache is not None and key is not None:
+        cache.put(
+            key,
+            {
+                "floor_msl_m": floor,
+                "ground_range_m": ground_range,
+                "meta": np.array([r0, c0, ground_m, antenna_altitude_m, n_rays, spacing_m], dtype=np.float64),
+            },
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- range limits
+
+
+def slant_range_altitude_msl_m(
+    ground_range_m: np.ndarray,
+    antenna_altitude_msl_m: float,
+    slant_range_m: float,
+    effective_radius_m_: float,
+) -> np.ndarray:
+    """Altitude [m MSL] at which the slant range from the antenna equals ``slant_range_m``.
+
+    ``b = a cos(phi) + sqrt(R**2 - a**2 sin(phi)**2)`` with ``a = R_eff + H0``,
+    ``phi = d / R_eff`` (module docstring, Doerry 2013 Eq. 7). ``-inf`` where even the
+    closest point of that vertical is farther than ``R`` (no altitude reaches it), and
+    ``-inf`` also means "no constraint" for a minimum range that every altitude satisfies:
+    callers treat the two cases separately via the sign convention documented there.
+    """
+    a = effective_radius_m_ + antenna_altitude_msl_m
+    phi = np.asarray(ground_range_m, dtype=np.float64) / effective_radius_m_
+    perpendicular = a * np.sin(phi)
+    under = slant_range_m**2 - perpendicular**2
+    with np.errstate(invalid="ignore"):
+        b = a * np.cos(phi) + np.sqrt(np.where(under >= 0, under, np.nan))
+    return np.where(under >= 0, b - effective_radius_m_, -np.inf)
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+@dataclass(frozen=True)
+class EnvelopeComponent:
+    """One covered altitude interval per cell: a weapon's, or the sensor's."""
+
+    name: str
+    floor_msl_m: np.ndarray  # float32, window of the unit; +inf where not covered at all
+    ceiling_msl_m: np.ndarray  # float32; -inf where not covered at all
+
+
+@dataclass(frozen=True)
+class UnitEnvelope:
+    """Everything a query needs about one unit on the analysis grid."""
+
+    unit_id: str
+    figures: UnitFigures
+    los: LineOfSight
+    layers: dict[str, tuple[EnvelopeComponent, ...]]
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        return self.los.window
+
+    def covered(self, layer: str, altitude_msl_m: np.ndarray | float) -> np.ndarray:
+        """Covered cells of the unit's window at the given altitude(s) [m MSL]."""
+        components = self.layers[layer]
+        if not components:
+            return np.zeros(self.los.floor_msl_m.shape, dtype=bool)
+        out = None
+        for comp in components:
+            hit = (comp.floor_msl_m <= altitude_msl_m) & (altitude_msl_m <= comp.ceiling_msl_m)
+            out = hit if out is None else (out | hit)
+        return out
+
+    def floor_ceiling(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Lowest floor and highest ceiling over the layer's components [m MSL].
+
+        Exact bounds of the covered altitudes; the union of the components' intervals may
+        still have gaps between them (use :meth:`covered` for exact answers).
+        """
+        components = self.layers[layer]
+        shape = self.los.floor_msl_m.shape
+        if not components:
+            return np.full(shape, np.inf, np.float32), np.full(shape, -np.inf, np.float32)
+        floor = np.minimum.reduce([c.floor_msl_m for c in components])
+        ceiling = np.maximum.reduce([c.ceiling_msl_m for c in components])
+        return floor, ceiling
+
+
+def _component(name, los_floor, terrain, ground_range, antenna_alt, re_m, *, min_range_m, max_range_m, min_agl_m, max_msl_m):
+    floor = np.maximum(los_floor, terrain + np.float32(min_agl_m)).astype(np.float64)
+    if min_range_m > 0:
+        min_slant = slant_range_altitude_msl_m(ground_range, antenna_alt, min_range_m, re_m)
+        floor = np.maximum(floor, min_slant)
+    ceiling = slant_range_altitude_msl_m(ground_range, antenna_alt, max_range_m, re_m)
+    if math.isfinite(max_msl_m):
+        ceiling = np.minimum(ceiling, max_msl_m)
+    not_covered = np.isnan(floor) | (ceiling < floor)
+    floor = np.where(not_covered, np.inf, floor).astype(np.float32)
+    ceiling = np.where(not_covered, -np.inf, ceiling).astype(np.float32)
+    return EnvelopeComponent(name, floor, ceiling)
+
+
+def build_unit_envelope(
+    grid: AnalysisGrid,
+    figures: UnitFigures,
+    k_factor: float,
+    *,
+    earth_radius_m: float = EARTH_MEAN_RADIUS_M,
+    cache: EnvelopeCache | None = None,
+) -> UnitEnvelope:
+    """Detection and engagement envelopes of one unit (see the module docstring)."""
+    ranges_km = [figures.detection_range_km or 0.0] + [w.max_range_km for w in figures.weapons]
+    max_range_m = max(ranges_km) * 1000.0
+    if max_range_m <= 0:
+        raise AdcovError(f"unit {figures.unit_id}: no range to compute (no detection or weapon range known)")
+    los = compute_line_of_sight(
+        grid,
+        figures.lat_deg,
+        figures.lon_deg,
+        figures.antenna_height_m,
+        k_factor,
+        max_range_m,
+        earth_radius_m=earth_radius_m,
+        cache=cache,
+    )
+    re_m = effective_radius_m(k_factor, earth_radius_m)
+    terrain = grid.elevation_m[los.window]
+    layers: dict[str, tuple[EnvelopeComponent, ...]] = {}
+    detection = []
+    if figures.detection_range_km:
+        detection.append(
+            _component(
+                figures.detection_name, los.floor_msl_m, terrain, los.ground_range_m, los.antenna_altitude_msl_m, re_m,
+                min_range_m=0.0, max_range_m=figures.detection_range_km * 1000.0, min_agl_m=0.0, max_msl_m=math.inf,
+            )
+        )
+    layers["detection"] = tuple(detection)
+    layers["engagement"] = tuple(
+        _component(
+            w.id, los.floor_msl_m, terrain, los.ground_range_m, los.antenna_altitude_msl_m, re_m,
+            min_range_m=w.min_range_km * 1000.0, max_range_m=w.max_range_km * 1000.0,
+            min_agl_m=w.min_target_altitude_agl_m, max_msl_m=w.max_target_altitude_msl_m,
+        )
+        for w in figures.weapons
+    )
+    return UnitEnvelope(figures.unit_id, figures, los, layers)
+
+
+# --------------------------------------------------------------------------- the coverage model
+
+
+@dataclass
+class Coverage:
+    """Envelopes of a scenario's units on one analysis grid, and the queries over them."""
+
+    grid: AnalysisGrid
+    envelopes: dict[str, UnitEnvelope]
+    k_factor: float
+    earth_radius_m: float = EARTH_MEAN_RADIUS_M
+    scenario_name: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return list(self.envelopes)
+
+    def _units(self, units: Iterable[str] | None) -> list[str]:
+        if units is None:
+            return self.unit_ids
+        units = list(units)
+        unknown = [u for u in units if u not in self.envelopes]
+        if unknown:
+            raise AdcovError(f"unknown unit id(s) {', '.join(unknown)}; valid: {', '.join(self.unit_ids)}")
+        return units
+
+    def _altitude_msl(self, env: UnitEnvelope, altitude_m: float, altitude_ref: str):
+        if altitude_ref == "msl":
+            return np.float32(altitude_m)
+        return self.grid.elevation_m[env.window] + np.float32(altitude_m)
+
+    def unit_covered(self, unit_id: str, layer: str, altitude_m: float, altitude_ref: str = "msl") -> np.ndarray:
+        """Full-grid boolean mask of the cells one unit covers."""
+        _check_choice("layer", layer, LAYERS)
+        _check_choice("altitude_ref", altitude_ref, ALTITUDE_REFS)
+        env = self.envelopes[self._units([unit_id])[0]]
+        out = np.zeros(self.grid.shape, dtype=bool)
+        out[env.window] = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+        return out
+
+    def depth(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
+        """Number of active units covering each cell (uint16)."""
+        _check_choice("layer", layer, LAYERS)
+        _check_choice("altitude_ref", altitude_ref, ALTITUDE_REFS)
+        depth = np.zeros(self.grid.shape, dtype=np.uint16)
+        for unit_id in self._units(units):
+            env = self.envelopes[unit_id]
+            depth[env.window] += env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+        return depth
+
+    def covered(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
+        """Cells covered by at least one active unit."""
+        return self.depth(layer, altitude_m, altitude_ref, units) > 0
+
+    def covering_units(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
+        """Bit mask per cell (uint64): bit ``i`` set when ``self.unit_ids[i]`` covers the cell."""
+        ids = self._units(units)
+        if len(self.unit_ids) > 64:
+            raise AdcovError("covering_units supports at most 64 units per scenario")
+        bits = np.zeros(self.grid.shape, dtype=np.uint64)
+        for unit_id in ids:
+            env = self.envelopes[unit_id]
+            bit = np.uint64(1) << np.uint64(self.unit_ids.index(unit_id))
+            hit = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+            bits[env.window] |= np.where(hit, bit, np.uint64(0))
+        return bits
+
+    def units_at(self, row: int, col: int, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> list[str]:
+        """Ids of the active units covering one analysis cell."""
+        found = []
+        for unit_id in self._units(units):
+            env = self.envelopes[unit_id]
+            rs, cs = env.window
+            if rs.start <= row < rs.stop and cs.start <= col < cs.stop:
+                lr, lc = row - rs.start, col - cs.start
+                h = altitude_m if altitude_ref == "msl" else float(self.grid.elevation_m[row, col]) + altitude_m
+                if any(c.floor_msl_m[lr, lc] <= h <= c.ceiling_msl_m[lr, lc] for c in env.layers[layer]):
+                    found.append(unit_id)
+        return found
+
+    def sole_coverage(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> np.ndarray:
+        """Index into ``unit_ids`` of the only unit covering a cell; -1 where 0 or >= 2 cover it."""
+        ids = self._units(units)
+        depth = np.zeros(self.grid.shape, dtype=np.uint16)
+        last = np.full(self.grid.shape, -1, dtype=np.int16)
+        for unit_id in ids:
+            env = self.envelopes[unit_id]
+            hit = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+            depth[env.window] += hit
+            last[env.window] = np.where(hit, self.unit_ids.index(unit_id), last[env.window])
+        return np.where(depth == 1, last, -1).astype(np.int16)
+
+    def area_km2(self, mask: np.ndarray) -> float:
+        """Geodesic area of the cells where ``mask`` is true. [km^2]"""
+        return float(np.sum(self.grid.cell_area_m2, where=np.asarray(mask, dtype=bool)) / 1e6)
+
+    def covered_km2(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> float:
+        return self.area_km2(self.covered(layer, altitude_m, altitude_ref, units))
+
+    def assumptions(self) -> dict:
+        """Everything an analyst must cite: k, terrain, grid, per-unit figures and defaults."""
+        terrain = self.grid.terrain
+        return {
+            "k_factor": self.k_factor,
+            "earth_radius_m": self.earth_radius_m,
+            "terrain": terrain.describe() if hasattr(terrain, "describe") else str(terrain.source_paths),
+            "terrain_sources": [str(p) for p in terrain.source_paths],
+            "analysis_grid": {
+                "rows": self.grid.n_rows,
+                "cols": self.grid.n_cols,
+                "cell_size_m": [round(v, 1) for v in self.grid.cell_size_m],
+                "bounds_deg": [round(v, 5) for v in self.grid.bounds_deg],
+                "crs": self.grid.crs.to_string(),
+            },
+            "units": {uid: env.figures.to_dict() for uid, env in self.envelopes.items()},
+            "notes": list(self.notes),
+        }
+
+
+def build_coverage(
+    scenario,
+    *,
+    range_mode: str = "nominal",
+    cache: EnvelopeCache | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    terrain=None,
+    catalog=None,
+) -> Coverage:
+    """Envelopes of every active unit of a scenario (line of sight cached on disk).
+
+    Parameters
+    ----------
+    scenario : simulator.scenario.Scenario
+        Loaded scenario (its ``units`` are the active ones).
+    range_mode : {"nominal", "min", "max"}
+        Which published figure of a spread to use.
+    cache : EnvelopeCache, optional
+        Disk cache; ``None`` computes everything.
+    progress : callable(fraction, message), optional
+    cancel : CancelToken, optional
+    """
+    from simulator.catalog import load_catalog
+    from simulator.terrain import open_terrain
+
+    catalog = catalog or load_catalog()
+    if terrain is None:
+        terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
+    grid = AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
+    envelopes: dict[str, UnitEnvelope] = {}
+    notes: list[str] = []
+    units = list(scenario.units)
+    for i, unit in enumerate(units):
+        if cancel is not None and cancel.cancelled:
+            raise ComputationCancelled("computation cancelled")
+        if progress:
+            progress(i / max(len(units), 1), f"line of sight: {unit.id}")
+        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
+        envelopes[unit.id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
+    if progress:
+        progress(1.0, "envelopes ready")
+    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=notes)
+
+
+def summarize(
+    coverage: Coverage,
+    *,
+    layers: Sequence[str] = LAYERS,
+    altitudes_m: Sequence[float] = DEFAULT_ALTITUDES_M,
+    altitude_ref: str = "msl",
+    units: Iterable[str] | None = None,
+) -> dict:
+    """Areas per layer and altitude: ``layers.<layer>[]`` with ``altitude_m``,
+    ``altitude_ref``, ``covered_km2``, ``max_depth`` and ``by_unit_km2``."""
+    _check_choice("altitude_ref", altitude_ref, ALTITUDE_REFS)
+    ids = coverage._units(units)
+    result: dict = {"scenario": coverage.scenario_name, "layers": {}, "assumptions": coverage.assumptions()}
+    for layer in layers:
+        _check_choice("layer", layer, LAYERS)
+        rows = []
+        for altitude_m in altitudes_m:
+            depth = coverage.depth(layer, altitude_m, altitude_ref, ids)
+            by_unit = {uid: coverage.area_km2(coverage.unit_covered(uid, layer, altitude_m, altitude_ref)) for uid in ids}
+            rows.append(
+                {
+                    "altitude_m": float(altitude_m),
+                    "altitude_ref": altitude_ref,
+                    "covered_km2": coverage.area_km2(depth > 0),
+                    "max_depth": int(depth.max()) if depth.size else 0,
+                    "by_unit_km2": by_unit,
+                }
+            )
+        result["layers"][layer] = rows
+    return result

@@ -1,0 +1,253 @@
+"""Geodesy and the analysis grid: geodesic frames around a site, cell areas, projections.
+
+Distances and azimuths from a site are geodesic on the WGS84 ellipsoid: every point is
+mapped into the site's azimuthal equidistant (AEQD) frame, in which the distance from the
+origin and the azimuth are the geodesic ones (PROJ implements the ellipsoidal AEQD with
+Karney's geodesic algorithms [1]_). Cell areas are geodesic too: exact ellipsoidal band
+areas for geographic grids, projected cell area divided by the projection's areal scale
+factor for projected grids [2]_ -- never square degrees.
+
+References
+----------
+.. [1] Karney, C. F. F., "Algorithms for geodesics", J. Geodesy 87, 43-55 (2013).
+.. [2] Snyder, J. P., *Map Projections -- A Working Manual*, USGS Prof. Paper 1395 (1987),
+       section 4 (scale factors; areal scale = h * k).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pyproj
+from affine import Affine
+from scipy import ndimage
+
+from simulator.errors import OutsideTerrainError
+
+#: Mean earth radius (IUGG, R1 = (2a + b) / 3 of WGS84) used for curvature. [m]
+EARTH_MEAN_RADIUS_M = 6_371_008.8
+
+#: Default effective earth radius factor for radar (standard atmosphere).
+DEFAULT_K_FACTOR = 4.0 / 3.0
+
+WGS84_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def effective_radius_m(k_factor: float, earth_radius_m: float = EARTH_MEAN_RADIUS_M) -> float:
+    """Effective earth radius ``R_eff = k R`` of the 4/3-earth refraction model. [m]
+
+    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, section 8.2.
+    """
+    return k_factor * earth_radius_m
+
+
+def _pyproj_crs(crs) -> pyproj.CRS:
+    if isinstance(crs, pyproj.CRS):
+        return crs
+    return pyproj.CRS.from_wkt(crs.to_wkt())
+
+
+def aeqd_crs(lat_deg: float, lon_deg: float) -> pyproj.CRS:
+    """Azimuthal equidistant CRS centred on a site (WGS84 ellipsoid, metres)."""
+    return pyproj.CRS.from_proj4(
+        f"+proj=aeqd +lat_0={lat_deg:.10f} +lon_0={lon_deg:.10f} +datum=WGS84 +units=m +no_defs"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisGrid:
+    """The cells on which coverage is computed: a window of the terrain's own grid.
+
+    Rays sample the whole terrain (so terrain outside the area can still mask); results live
+    on ``rows x cols`` cells starting at ``(row_off, col_off)`` of the terrain grid.
+    """
+
+    terrain: object  # simulator.terrain.Terrain
+    row_off: int
+    col_off: int
+    n_rows: int
+    n_cols: int
+
+    @classmethod
+    def from_terrain(cls, terrain, area_bounds_deg=None) -> "AnalysisGrid":
+        """The analysis grid of ``terrain`` clipped to ``(west, south, east, north)`` degrees."""
+        rows, cols = terrain.elevation_m.shape
+        if area_bounds_deg is None:
+            return cls(terrain, 0, 0, rows, cols)
+        west, south, east, north = area_bounds_deg
+        lons = np.concatenate([np.linspace(west, east, 64), np.full(64, east), np.linspace(east, west, 64), np.full(64, west)])
+        lats = np.concatenate([np.full(64, south), np.linspace(south, north, 64), np.full(64, north), np.linspace(north, south, 64)])
+        to_crs = pyproj.Transformer.from_crs("EPSG:4326", _pyproj_crs(terrain.crs), always_xy=True)
+        xs, ys = to_crs.transform(lons, lats)
+        inv = ~terrain.transform
+        cols_f, rows_f = inv @ (np.asarray(xs), np.asarray(ys))
+        r0 = max(int(math.floor(np.min(rows_f))), 0)
+        r1 = min(int(math.ceil(np.max(rows_f))), rows)
+        c0 = max(int(math.floor(np.min(cols_f))), 0)
+        c1 = min(int(math.ceil(np.max(cols_f))), cols)
+        if r1 - r0 < 2 or c1 - c0 < 2:
+            raise OutsideTerrainError(
+                f"area {area_bounds_deg} (west, south, east, north deg) does not overlap the terrain "
+                f"{tuple(round(b, 4) for b in terrain.bounds_deg)}"
+            )
+        return cls(terrain, r0, c0, r1 - r0, c1 - c0)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_rows, self.n_cols)
+
+    @cached_property
+    def crs(self) -> pyproj.CRS:
+        return _pyproj_crs(self.terrain.crs)
+
+    @property
+    def transform(self) -> Affine:
+        """Cell-corner affine transform of the analysis grid in the terrain CRS."""
+        return self.terrain.transform @ Affine.translation(self.col_off, self.row_off)
+
+    @cached_property
+    def elevation_m(self) -> np.ndarray:
+        """Terrain elevation at the analysis cells (view, read-only). [m] MSL"""
+        return self.terrain.elevation_m[
+            self.row_off : self.row_off + self.n_rows, self.col_off : self.col_off + self.n_cols
+        ]
+
+    @cached_property
+    def key(self) -> str:
+        """Stable identity of the grid (terrain content + window), for cache keys."""
+        text = f"{self.terrain.content_hash}|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @cached_property
+    def _to_lonlat(self) -> pyproj.Transformer:
+        return pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
+
+    def pixel_to_xy(self, row, col):
+        """CRS coordinates of centre-based fractional analysis-grid pixels."""
+        return self.transform @ (np.asarray(col, dtype=float) + 0.5, np.asarray(row, dtype=float) + 0.5)
+
+    def pixel_to_lonlat(self, row, col):
+        """Longitude, latitude [deg] of centre-based fractional analysis-grid pixels."""
+        x, y = self.pixel_to_xy(row, col)
+        return self._to_lonlat.transform(x, y)
+
+    def lonlat_to_pixel(self, lon_deg, lat_deg):
+        """Centre-based fractional (row, col) of lon/lat points on the analysis grid."""
+        to_crs = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        x, y = to_crs.transform(np.asarray(lon_deg, dtype=float), np.asarray(lat_deg, dtype=float))
+        col, row = (~self.transform) @ (np.asarray(x), np.asarray(y))
+        return np.asarray(row) - 0.5, np.asarray(col) - 0.5
+
+    @cached_property
+    def bounds_deg(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the grid's cell-edge footprint. [deg]"""
+        r = np.concatenate([np.full(50, -0.5), np.linspace(-0.5, self.n_rows - 0.5, 50), np.full(50, self.n_rows - 0.5), np.linspace(-0.5, self.n_rows - 0.5, 50)])
+        c = np.concatenate([np.linspace(-0.5, self.n_cols - 0.5, 50), np.full(50, self.n_cols - 0.5), np.linspace(-0.5, self.n_cols - 0.5, 50), np.full(50, -0.5)])
+        lon, lat = self.pixel_to_lonlat(r, c)
+        return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+
+    @cached_property
+    def cell_size_m(self) -> tuple[float, float]:
+        """Approximate (east-west, north-south) ground size of a cell at the grid centre. [m]"""
+        rc, cc = (self.n_rows - 1) / 2.0, (self.n_cols - 1) / 2.0
+        lon, lat = self.pixel_to_lonlat(np.array([rc, rc, rc + 1]), np.array([cc, cc + 1, cc]))
+        _, _, dx = WGS84_GEOD.inv(lon[0], lat[0], lon[1], lat[1])
+        _, _, dy = WGS84_GEOD.inv(lon[0], lat[0], lon[2], lat[2])
+        return (abs(float(dx)), abs(float(dy)))
+
+    @cached_property
+    def cell_area_m2(self) -> np.ndarray:
+        """Geodesic area of every analysis cell, float64 (rows, cols), read-only. [m^2]"""
+        area = cell_areas_m2(self.crs, self.transform, self.shape)
+        area.flags.writeable = False
+        return area
+
+
+def cell_areas_m2(crs: pyproj.CRS, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+    """Geodesic area of each cell of a north-up grid. [m^2]
+
+    Geographic grids: the exact area of each cell on the CRS's ellipsoid (one geodesic
+    polygon per row; cells of a row are equal). Projected grids: nominal cell area divided
+    by the areal scale factor ``h * k`` at the cell centre (Snyder 1987, Eq. 4-2), sampled
+    on a coarse lattice and interpolated bilinearly (it varies slowly).
+    """
+    n_rows, n_cols = shape
+    if crs.is_geographic:
+        geod = crs.get_geod() or WGS84_GEOD
+        dlon = abs(transform.a)
+        west = transform.c
+        row_area = np.empty(n_rows)
+        for r in range(n_rows):
+            top = transform.f + transform.e * r
+            bottom = top + transform.e
+            area, _ = geod.polygon_area_perimeter(
+                [west, west + dlon, west + dlon, west], [bottom, bottom, top, top]
+            )
+            row_area[r] = abs(area)
+        return np.repeat(row_area[:, None], n_cols, axis=1)
+    unit_m = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    nominal_m2 = abs(transform.a * transform.e - transform.b * transform.d) * unit_m**2
+    stride = 32
+    lr = np.arange(0, n_rows - 1 + stride, stride, dtype=float)
+    lc = np.arange(0, n_cols - 1 + stride, stride, dtype=float)
+    grid_r, grid_c = np.meshgrid(lr, lc, indexing="ij")
+    x, y = transform @ (grid_c + 0.5, grid_r + 0.5)
+    to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+    lon, lat = to_lonlat.transform(x, y)
+    factors = pyproj.Proj(crs).get_factors(lon, lat)
+    areal = np.asarray(factors.areal_scale, dtype=float)
+    rr, cc = np.meshgrid(np.arange(n_rows) / stride, np.arange(n_cols) / stride, indexing="ij")
+    areal_full = ndimage.map_coordinates(areal, [rr, cc], order=1, mode="nearest")
+    return nominal_m2 / areal_full
+
+
+@dataclass(frozen=True)
+class SiteFrame:
+    """Geodesic frame of one site: lattices mapping between the terrain and the site's AEQD."""
+
+    lat_deg: float
+    lon_deg: float
+    to_aeqd: pyproj.Transformer  # terrain CRS -> AEQD metres
+    from_aeqd: pyproj.Transformer  # AEQD metres -> terrain CRS
+
+    @classmethod
+    def for_site(cls, crs: pyproj.CRS, lat_deg: float, lon_deg: float) -> "SiteFrame":
+        aeqd = aeqd_crs(lat_deg, lon_deg)
+        return cls(
+            lat_deg,
+            lon_deg,
+            pyproj.Transformer.from_crs(crs, aeqd, always_xy=True),
+            pyproj.Transformer.from_crs(aeqd, crs, always_xy=True),
+        )
+
+    def forward_lattice(self, transform: Affine, row0: int, col0: int, n_rows: int, n_cols: int, stride: int):
+        """AEQD (x, y) of the cells ``(row0 + i*stride, col0 + j*stride)`` of a grid. [m]
+
+        The lattice extends one node past the last cell so bilinear lookup never clamps.
+        """
+        lr = row0 + np.arange(0, n_rows - 1 + stride, stride, dtype=float)
+        lc = col0 + np.arange(0, n_cols - 1 + stride, stride, dtype=float)
+        grid_r, grid_c = np.meshgrid(lr, lc, indexing="ij")
+        x, y = transform @ (grid_c + 0.5, grid_r + 0.5)
+        ax, ay = self.to_aeqd.transform(x, y)
+        return np.ascontiguousarray(ax, dtype=np.float64), np.ascontiguousarray(ay, dtype=np.float64)
+
+    def inverse_lattice(self, transform: Affine, radius_m: float, step_m: float):
+        """DEM pixel (row, col) of a square AEQD lattice covering ``radius_m`` around the site.
+
+        Returns ``row, col, origin_y_m, origin_x_m`` where node ``(i, j)`` is at AEQD
+        ``(origin_x_m + j*step_m, origin_y_m + i*step_m)``.
+        """
+        half = radius_m + 2.0 * step_m
+        n = int(math.ceil(2.0 * half / step_m)) + 1
+        axis = -half + step_m * np.arange(n, dtype=float)
+        gy, gx = np.meshgrid(axis, axis, indexing="ij")
+        x, y = self.from_aeqd.transform(gx, gy)
+        col, row = (~transform) @ (np.asarray(x), np.asarray(y))
+        row = np.ascontiguousarray(np.asarray(row) - 0.5, dtype=np.float64)
+        col = np.ascontiguousarray(np.asarray(col) - 0.5, dtype=np.float64)
+        return row, col, float(axis[0]), float(axis[0])

@@ -1,0 +1,375 @@
+"""Line-of-sight kernel: the lowest visible altitude ("floor") over terrain on a sphere.
+
+Arrays in, arrays out. This module never imports rasterio, pyproj or the scenario layer;
+:mod:`simulator.coverage` and :mod:`simulator.geometry` validate inputs and build the
+ray geometry it consumes.
+
+Model
+-----
+The observer (antenna) stands at altitude ``H0 = terrain(site) + antenna_height_m`` [m MSL].
+Rays leave it at evenly spaced geodesic azimuths; along each ray the terrain is sampled
+bilinearly, finely near the antenna and about half a DEM cell apart beyond. Earth curvature and standard
+refraction are handled with the effective-earth model: over a sphere of radius
+``R_eff = k * R`` a point at ground range ``s`` and altitude ``z`` lies
+``s**2 / (2 R_eff)`` below the observer's tangent plane [1]_ (Eq. 2.3), [2]_ (Eq. 9). Its
+elevation angle seen from the observer is (tangent form)
+
+    tan(theta(s)) = (z(s) - s**2 / (2 R_eff) - H0) / s                                    (1)
+
+and the floor at range ``s`` -- the lowest target altitude with an unobstructed line of
+sight -- follows from the running maximum ``M(s) = max_{0 < u < s} tan(theta(u))`` of the
+terrain in front of it [3]_:
+
+    floor(s) = H0 + s * M(s) + s**2 / (2 R_eff)                                           (2)
+
+Over a smooth sphere (z = 0) the maximum of (1) is at the horizon ``u* = sqrt(2 R_eff H0)``
+and (2) reduces to ``floor(s) = (s - sqrt(2 R_eff H0))**2 / (2 R_eff)``, i.e. the classic
+radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [1]_ (Eq. 2.4), which the tests
+check.
+
+References
+----------
+.. [1] Skolnik, M. I., *Introduction to Radar Systems*, 3rd ed., McGraw-Hill, 2001,
+       section 8.2 (propagation over a spherical earth; 4/3 earth radius).
+.. [2] Doerry, A. W., "Earth Curvature and Atmospheric Refraction Effects on Radar Signal
+       Propagation", Sandia Report SAND2012-10690, 2013.
+.. [3] Franklin, W. R. and Ray, C., "Higher isn't necessarily better: visibility
+       algorithms and experiments", 6th Int. Symp. on Spatial Data Handling, 1994
+       (radial sweep with a running maximum of the elevation angle, "R2"/"R3").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+@numba.njit(cache=True, inline="always")
+def _bilinear(grid, row, col):
+    """Bilinear value of ``grid`` at fractional centre-based ``(row, col)``; clamped at edges."""
+    n_rows, n_cols = grid.shape
+    if row < 0.0:
+        row = 0.0
+    elif row > n_rows - 1:
+        row = n_rows - 1.0
+    if col < 0.0:
+        col = 0.0
+    elif col > n_cols - 1:
+        col = n_cols - 1.0
+    r0 = int(row)
+    c0 = int(col)
+    if r0 >= n_rows - 1:
+        r0 = n_rows - 2 if n_rows > 1 else 0
+    if c0 >= n_cols - 1:
+        c0 = n_cols - 2 if n_cols > 1 else 0
+    r1 = min(r0 + 1, n_rows - 1)
+    c1 = min(c0 + 1, n_cols - 1)
+    fr = row - r0
+    fc = col - c0
+    top = grid[r0, c0] * (1.0 - fc) + grid[r0, c1] * fc
+    bottom = grid[r1, c0] * (1.0 - fc) + grid[r1, c1] * fc
+    return top * (1.0 - fr) + bottom * fr
+
+
+@numba.njit(cache=True, inline="always")
+def _lattice_lookup(lat_a, lat_b, origin_0, origin_1, step, u0, u1):
+    """Bilinear lookup in two lattices sampled on a regular ``(u0, u1)`` grid."""
+    i = (u0 - origin_0) / step
+    j = (u1 - origin_1) / step
+    return _bilinear(lat_a, i, j), _bilinear(lat_b, i, j)
+
+
+@numba.njit(cache=True, inline="always")
+def sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine):
+    """Ground range of ray sample ``j``: ``n_fine`` fine steps, then coarse steps. [m]"""
+    if j <= n_fine:
+        return j * fine_spacing_m
+    return n_fine * fine_spacing_m + (j - n_fine) * coarse_spacing_m
+
+
+@numba.njit(cache=True, inline="always")
+def last_sample_within(range_m, fine_spacing_m, coarse_spacing_m, n_fine):
+    """Index of the last ray sample at ground range ``<= range_m`` (``range_m >= 0``)."""
+    fine_end_m = n_fine * fine_spacing_m
+    if range_m <= fine_end_m:
+        return int(range_m / fine_spacing_m)
+    return n_fine + int((range_m - fine_end_m) / coarse_spacing_m)
+
+
+#: Rays handled together by one thread, so that writes to the (sample, ray) layout are
+#: contiguous cache lines.
+RAY_BLOCK = 16
+
+
+@numba.njit(cache=True, parallel=True)
+def ray_floors_msl(
+    elevation_m,
+    inv_row,
+    inv_col,
+    inv_origin_y_m,
+    inv_origin_x_m,
+    inv_step_m,
+    n_rays,
+    n_samples,
+    fine_spacing_m,
+    coarse_spacing_m,
+    n_fine,
+    knot_spacing_m,
+    observer_altitude_msl_m,
+    effective_radius_m,
+    own_cell_m,
+):
+    """Line-of-sight floor along ``n_rays`` geodesic rays, Eq. (1)-(2) of the module docstring.
+
+    Parameters
+    ----------
+    elevation_m : float32 array (rows, cols)
+        Terrain elevation above mean sea level. [m]
+    inv_row, inv_col : float64 arrays (ny, nx)
+        Fractional DEM pixel coordinates (integer = cell centre) of the points of a regular
+        lattice in the observer's azimuthal equidistant frame: lattice node ``(i, j)`` is at
+        northing ``inv_origin_y_m + i * inv_step_m`` and easting
+        ``inv_origin_x_m + j * inv_step_m``. In that frame the distance and azimuth from the
+        origin are the geodesic ones, so ray ``k`` at azimuth ``2 pi k / n_rays`` (clockwise
+        from north) is the straight line ``(x, y) = s (sin az, cos az)``.
+    n_rays, n_samples : int
+        Rays, and samples per ray.
+    fine_spacing_m, coarse_spacing_m : float
+        Distance between samples: the first ``n_fine`` steps are fine (elevation angles seen
+        from the antenna are most sensitive to the terrain next to it), the rest coarse
+        (:func:`sample_range_m`). [m]
+    n_fine : int
+        Number of fine steps.
+    knot_spacing_m : float
+        Distance between exactly mapped ray positions; positions in between are linear. [m]
+    observer_altitude_msl_m : float
+        Antenna altitude (terrain at the site + antenna height). [m]
+    effective_radius_m : float
+        Effective earth radius ``k * R``. [m]
+    own_cell_m : float
+        Terrain closer than this to the antenna is the antenna's own cell and does not mask
+        it. [m]
+
+    Returns
+    -------
+    float32 array (n_samples, n_rays)
+        Floor of the line of sight (lowest visible altitude, [m] MSL, not yet limited by the
+        terrain at the sample itself), sample-major so that neighbouring rays are adjacent
+        in memory. ``-inf`` where nothing masks yet, NaN once a ray has left the DEM.
+
+    Notes
+    -----
+    The running maximum is exclusive: a sample never masks itself. Ray positions between
+    knots are interpolated linearly; the knots come from bilinear lookup in the lattice
+    (the mapping is smooth: errors are centimetres).
+    """
+    out = np.empty((n_samples, n_rays), dtype=np.float32)
+    n_rows, n_cols = elevation_m.shape
+    two_re = 2.0 * effective_radius_m
+    row_lo = -0.5
+    row_hi = n_rows - 0.5
+    col_lo = -0.5
+    col_hi = n_cols - 0.5
+    n_blocks = (n_rays + RAY_BLOCK - 1) // RAY_BLOCK
+    for block in numba.prange(n_blocks):
+        k0 = block * RAY_BLOCK
+        nb = min(RAY_BLOCK, n_rays - k0)
+        sin_az = np.empty(nb)
+        cos_az = np.empty(nb)
+        max_tan = np.full(nb, -np.inf)
+        ra = np.empty(nb)
+        ca = np.empty(nb)
+        rb = np.empty(nb)
+        cb = np.empty(nb)
+        left = np.zeros(nb, dtype=np.bool_)
+        for b in range(nb):
+            azimuth_rad = 2.0 * math.pi * (k0 + b) / n_rays
+            sin_az[b] = math.sin(azimuth_rad)
+            cos_az[b] = math.cos(azimuth_rad)
+            ra[b], ca[b] = _lattice_lookup(inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, 0.0, 0.0)
+            rb[b], cb[b] = _lattice_lookup(
+                inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m,
+                knot_spacing_m * cos_az[b], knot_spacing_m * sin_az[b],
+            )
+            out[0, k0 + b] = -np.inf
+        s_a = 0.0
+        s_b = knot_spacing_m
+        for j in range(1, n_samples):
+            s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
+            while s > s_b:
+                s_a = s_b
+                s_b += knot_spacing_m
+                for b in range(nb):
+                    ra[b] = rb[b]
+                    ca[b] = cb[b]
+                    rb[b], cb[b] = _lattice_lookup(
+                        inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, s_b * cos_az[b], s_b * sin_az[b]
+                    )
+            w = (s - s_a) / knot_spacing_m
+            drop = s * s / two_re
+            for b in range(nb):
+                if left[b]:
+                    out[j, k0 + b] = np.nan
+                    continue
+                row = ra[b] + (rb[b] - ra[b]) * w
+                col = ca[b] + (cb[b] - ca[b]) * w
+                if row < row_lo or row > row_hi or col < col_lo or col > col_hi:
+                    left[b] = True
+                    out[j, k0 + b] = np.nan
+                    continue
+                # Eq. (2) with the maximum over the samples before this one
+                out[j, k0 + b] = observer_altitude_msl_m + s * max_tan[b] + drop
+                z = _bilinear(elevation_m, row, col)
+                tan_theta = (z - drop - observer_altitude_msl_m) / s  # Eq. (1)
+                if tan_theta > max_tan[b] and s >= own_cell_m:
+                    max_tan[b] = tan_theta
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def cell_floors_msl(
+    ray_floor_msl_m,
+    fine_spacing_m,
+    coarse_spacing_m,
+    n_fine,
+    observer_altitude_msl_m,
+    effective_radius_m,
+    own_cell_m,
+    fwd_x,
+    fwd_y,
+    fwd_step_cells,
+    terrain_m,
+    max_ground_range_m,
+    want_range,
+):
+    """Floor at every analysis cell from the two rays around it, and its ground range.
+
+    The running maximum of Eq. (1) is taken over the samples up to ``own_cell_m`` short of
+    the cell centre (the target's own cell never masks it) on the two rays that bracket the
+    cell's azimuth, interpolated linearly in azimuth, and Eq. (2) is evaluated at the
+    cell's exact geodesic range.
+
+    Parameters
+    ----------
+    ray_floor_msl_m : float32 array (n_samples, n_rays)
+        Output of :func:`ray_floors_msl` (its running maxima are recovered from it).
+    fine_spacing_m, coarse_spacing_m, n_fine
+        Sampling of the rays, as given to :func:`ray_floors_msl`.
+    observer_altitude_msl_m, effective_radius_m : float
+        As given to :func:`ray_floors_msl`. [m]
+    own_cell_m : float
+        Terrain within this distance before the cell centre does not mask the cell (half a
+        cell: the cell's own footprint). [m]
+    fwd_x, fwd_y : float64 arrays (ly, lx)
+        Easting / northing in the observer's azimuthal equidistant frame of the analysis
+        cells ``(i * fwd_step_cells, j * fwd_step_cells)`` (bilinear in between). [m]
+    fwd_step_cells : int
+        Lattice stride in analysis cells.
+    terrain_m : float32 array (rows, cols)
+        Terrain at the analysis cells; the floor is never below the ground. [m] MSL
+    max_ground_range_m : float
+        Cells farther than this are not computed (NaN). [m]
+    want_range : bool
+        Also return the geodesic ground range of each cell (else an empty array).
+
+    Returns
+    -------
+    floor : float32 array (rows, cols)
+        Lowest visible altitude [m] MSL (``>= terrain``); NaN beyond range or off the rays.
+    ground_range : float32 array (rows, cols) or (0, 0)
+        Geodesic distance from the site. [m]
+    """
+    n_samples, n_rays = ray_floor_msl_m.shape
+    n_rows, n_cols = terrain_m.shape
+    floor = np.empty((n_rows, n_cols), dtype=np.float32)
+    if want_range:
+        ground_range = np.empty((n_rows, n_cols), dtype=np.float32)
+    else:
+        ground_range = np.empty((0, 0), dtype=np.float32)
+    rays_per_rad = n_rays / (2.0 * math.pi)
+    two_re = 2.0 * effective_radius_m
+    for r in numba.prange(n_rows):
+        lr = r / fwd_step_cells
+        for c in range(n_cols):
+            lc = c / fwd_step_cells
+            x = _bilinear(fwd_x, lr, lc)
+            y = _bilinear(fwd_y, lr, lc)
+            rng = math.sqrt(x * x + y * y)
+            if want_range:
+                ground_range[r, c] = rng
+            z = terrain_m[r, c]
+            if rng > max_ground_range_m:
+                floor[r, c] = np.nan
+                continue
+            if rng - own_cell_m <= 0.0:
+                floor[r, c] = z  # nothing in front of the cell
+                continue
+            # ray_floor[j] holds the maximum over samples 1..j-1: take the entry just past
+            # the last sample that can mask this cell
+            j = last_sample_within(rng - own_cell_m, fine_spacing_m, coarse_spacing_m, n_fine) + 1
+            if j >= n_samples:
+                floor[r, c] = np.nan
+                continue
+            az = math.atan2(x, y)
+            if az < 0.0:
+                az += 2.0 * math.pi
+            # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
+            u = az * rays_per_rad
+            k0 = int(u)
+            w = u - k0
+            k0 = k0 % n_rays
+            k1 = (k0 + 1) % n_rays
+            fa = ray_floor_msl_m[j, k0]
+            fb = ray_floor_msl_m[j, k1]
+            if math.isnan(fa) or math.isnan(fb):
+                if math.isnan(fa) and math.isnan(fb):
+                    floor[r, c] = np.nan
+                    continue
+                fa = fb if math.isnan(fa) else fa
+                fb = fa if math.isnan(fb) else fb
+            s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
+            base = observer_altitude_msl_m + s * s / two_re
+            if fa == -np.inf or fb == -np.inf:
+                # nothing masks along one of the rays: use the other, or the ground
+                if fa == -np.inf and fb == -np.inf:
+                    floor[r, c] = z
+                    continue
+                fj = fb if fa == -np.inf else fa
+                max_tan = (fj - base) / s
+            else:
+                max_tan = ((1.0 - w) * (fa - base) + w * (fb - base)) / s  # invert Eq. (2)
+            f = observer_altitude_msl_m + rng * max_tan + rng * rng / two_re  # Eq. (2)
+            floor[r, c] = z if f < z else f
+    return floor, ground_range
+
+
+def smooth_sphere_floor_msl(ground_range_m, antenna_altitude_msl_m, effective_radius_m):
+    """Floor over a smooth sphere at sea level: closed form used to check the kernel.
+
+    ``floor(d) = (d - sqrt(2 R_eff h1))**2 / (2 R_eff)`` beyond the horizon and 0 within it
+    (Skolnik 2001, Eq. 8.11 rearranged; see the module docstring).
+
+    Parameters
+    ----------
+    ground_range_m : array_like
+        Ground range from the site. [m]
+    antenna_altitude_msl_m : float
+        Antenna altitude above the (sea-level) sphere. [m]
+    effective_radius_m : float
+        ``k * R``. [m]
+    """
+    d = np.asarray(ground_range_m, dtype=float)
+    horizon_m = math.sqrt(2.0 * effective_radius_m * antenna_altitude_msl_m)
+    beyond = np.maximum(d - horizon_m, 0.0)
+    return beyond**2 / (2.0 * effective_radius_m)
+
+
+def radar_horizon_m(antenna_height_m, target_height_m, effective_radius_m):
+    """Smooth-sphere radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [m].
+
+    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, Eq. 8.11 (with R_eff = k R).
+    """
+    return math.sqrt(2.0 * effective_radius_m * antenna_height_m) + math.sqrt(
+        2.0 * effective_radius_m * target_height_m
+    )
