@@ -73,7 +73,7 @@ class EnvelopeCache:
             self.misses += 1
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
             stored = str(arrays.pop("__checksum__"))
             if stored != _checksum(arrays):

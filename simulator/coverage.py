@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyproj
 
 from simulator import visibility
 from simulator.cache import EnvelopeCache, cache_key
 from simulator.errors import AdcovError, ComputationCancelled
-from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, SiteFrame, effective_radius_m
+from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, SiteFrame, effective_radius_m, mask_polygons, to_lonlat
 from simulator.figures import UnitFigures, resolve_unit_figures
 
 LAYERS = ("detection", "engagement")
@@ -85,7 +86,10 @@ class LineOfSight:
         return (slice(self.row0, self.row0 + rows), slice(self.col0, self.col0 + cols))
 
 
-FORWARD_STRIDE_CELLS = 8
+#: Stride of the exact geodesic ranges used to pick the cells within range. [cells]
+COARSE_STRIDE_CELLS = 32
+#: Spacing of the exactly transformed lattice that cell ranges and azimuths come from. [m]
+FORWARD_LATTICE_M = 2000.0
 #: Samples along a ray per DEM cell, and rays per cell of arc at the farthest range.
 SAMPLES_PER_CELL = 2.0
 RAYS_PER_CELL_OF_ARC = 1.0
@@ -114,6 +118,7 @@ def compute_line_of_sight(
     *,
     earth_radius_m: float = EARTH_MEAN_RADIUS_M,
     cache: EnvelopeCache | None = None,
+    with_ground_range: bool = True,
 ) -> LineOfSight:
     """Floor of the line of sight from an antenna to every analysis cell within range.
 
@@ -133,6 +138,8 @@ def compute_line_of_sight(
         Earth radius the curvature uses. [m]
     cache : EnvelopeCache, optional
         Where to look up / store the result.
+    with_ground_range : bool
+        Also return each cell's ground range (envelopes need it; a viewshed does not).
 
     Notes
     -----
@@ -182,20 +189,23 @@ def compute_line_of_sight(
     spacing_m = min(cell_ew_m, cell_ns_m) / SAMPLES_PER_CELL
 
     # Coarse ranges over the whole grid pick the window of cells within range.
-    stride = FORWARD_STRIDE_CELLS
-    cx, cy = frame.forward_lattice(full_transform, grid.row_off, grid.col_off, grid.n_rows, grid.n_cols, stride)
+    coarse = COARSE_STRIDE_CELLS
+    cx, cy = frame.forward_lattice(full_transform, grid.row_off, grid.col_off, grid.n_rows, grid.n_cols, coarse)
     coarse_range = np.hypot(cx, cy)
-    margin_m = 2.0 * stride * max(cell_ew_m, cell_ns_m)
+    margin_m = 2.0 * coarse * max(cell_ew_m, cell_ns_m)
     near = coarse_range <= max_range_m + margin_m
     if not near.any():
         raise AdcovError("no analysis cell lies within range of the site")
     node_rows = np.flatnonzero(near.any(axis=1))
     node_cols = np.flatnonzero(near.any(axis=0))
-    r0 = max(int(node_rows[0] - 1) * stride, 0)
-    r1 = min(int(node_rows[-1] + 1) * stride + 1, grid.n_rows)
-    c0 = max(int(node_cols[0] - 1) * stride, 0)
-    c1 = min(int(node_cols[-1] + 1) * stride + 1, grid.n_cols)
+    r0 = max(int(node_rows[0] - 1) * coarse, 0)
+    r1 = min(int(node_rows[-1] + 1) * coarse + 1, grid.n_rows)
+    c0 = max(int(node_cols[0] - 1) * coarse, 0)
+    c1 = min(int(node_cols[-1] + 1) * coarse + 1, grid.n_cols)
+    # the fine lattice: nodes about FORWARD_LATTICE_M apart (bilinear error ~ cm)
+    stride = int(min(max(round(FORWARD_LATTICE_M / max(cell_ew_m, cell_ns_m)), 1), 64))
     far_m = float(np.max(coarse_range[max(node_rows[0] - 1, 0) : node_rows[-1] + 2, max(node_cols[0] - 1, 0) : node_cols[-1] + 2]))
+    far_m += coarse * max(cell_ew_m, cell_ns_m)
     ray_range_m = min(max_range_m, far_m + spacing_m)
 
     min_cell_m = min(cell_ew_m, cell_ns_m)
@@ -240,7 +250,7 @@ def compute_line_of_sight(
         stride,
         terrain_crop,
         float(max_range_m),
-        True,
+        with_ground_range,
     )
     del ray_floor
     result = LineOfSight(
@@ -254,7 +264,7 @@ def compute_line_of_sight(
         n_rays=n_rays,
         sample_spacing_m=spacing_m,
     )
-    if cache is not None and key is not None:
+    if cache is not None and key is not None and with_ground_range:
         cache.put(
             key,
             {
@@ -442,7 +452,7 @@ class Coverage:
         env = self.envelopes[self._units([unit_id])[0]]
         out = np.zeros(self.grid.shape, dtype=bool)
         out[env.window] = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
-        return out
+        return self._clip_to_area(out, False)
 
     def depth(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
         """Number of active units covering each cell (uint16)."""
@@ -452,7 +462,14 @@ class Coverage:
         for unit_id in self._units(units):
             env = self.envelopes[unit_id]
             depth[env.window] += env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
-        return depth
+        return self._clip_to_area(depth)
+
+    def _clip_to_area(self, values: np.ndarray, outside=0) -> np.ndarray:
+        """Zero (or ``outside``) the cells outside the area of interest, in place."""
+        inside = self.grid.inside_area
+        if inside is not None:
+            values[~inside] = outside
+        return values
 
     def covered(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
         """Cells covered by at least one active unit."""
@@ -469,11 +486,14 @@ class Coverage:
             bit = np.uint64(1) << np.uint64(self.unit_ids.index(unit_id))
             hit = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
             bits[env.window] |= np.where(hit, bit, np.uint64(0))
-        return bits
+        return self._clip_to_area(bits)
 
     def units_at(self, row: int, col: int, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> list[str]:
         """Ids of the active units covering one analysis cell."""
         found = []
+        inside = self.grid.inside_area
+        if inside is not None and not inside[row, col]:
+            return found
         for unit_id in self._units(units):
             env = self.envelopes[unit_id]
             rs, cs = env.window
@@ -494,11 +514,19 @@ class Coverage:
             hit = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
             depth[env.window] += hit
             last[env.window] = np.where(hit, self.unit_ids.index(unit_id), last[env.window])
-        return np.where(depth == 1, last, -1).astype(np.int16)
+        return self._clip_to_area(np.where(depth == 1, last, -1).astype(np.int16), -1)
 
     def area_km2(self, mask: np.ndarray) -> float:
         """Geodesic area of the cells where ``mask`` is true. [km^2]"""
         return float(np.sum(self.grid.cell_area_m2, where=np.asarray(mask, dtype=bool)) / 1e6)
+
+    def polygons(self, mask: np.ndarray, *, lonlat: bool = False):
+        """Polygons of a mask: shapely MultiPolygon in the grid's equal-area CRS [m], or
+        transformed to lon/lat [deg] with ``lonlat=True``. Returns ``(geometry, crs)``."""
+        geometry, crs = mask_polygons(self.grid, mask)
+        if lonlat:
+            return to_lonlat(geometry, crs), pyproj.CRS.from_epsg(4326)
+        return geometry, crs
 
     def covered_km2(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> float:
         return self.area_km2(self.covered(layer, altitude_m, altitude_ref, units))

@@ -71,6 +71,7 @@ class AnalysisGrid:
     col_off: int
     n_rows: int
     n_cols: int
+    area_bounds_deg: tuple[float, float, float, float] | None = None
 
     @classmethod
     def from_terrain(cls, terrain, area_bounds_deg=None) -> "AnalysisGrid":
@@ -94,7 +95,7 @@ class AnalysisGrid:
                 f"area {area_bounds_deg} (west, south, east, north deg) does not overlap the terrain "
                 f"{tuple(round(b, 4) for b in terrain.bounds_deg)}"
             )
-        return cls(terrain, r0, c0, r1 - r0, c1 - c0)
+        return cls(terrain, r0, c0, r1 - r0, c1 - c0, tuple(float(v) for v in area_bounds_deg))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -119,7 +120,7 @@ class AnalysisGrid:
     @cached_property
     def key(self) -> str:
         """Stable identity of the grid (terrain content + window), for cache keys."""
-        text = f"{self.terrain.content_hash}|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols}"
+        text = f"{self.terrain.content_hash}|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols}|{self.area_bounds_deg}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @cached_property
@@ -151,6 +152,24 @@ class AnalysisGrid:
         return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
 
     @cached_property
+    def inside_area(self) -> np.ndarray | None:
+        """Cells whose centre lies in the area of interest (None: every cell counts).
+
+        On a projected grid a lon/lat area box is not a pixel rectangle: the cells of its
+        bounding rectangle outside the box do not count in any query or area.
+        """
+        if self.area_bounds_deg is None:
+            return None
+        west, south, east, north = self.area_bounds_deg
+        rows, cols = np.mgrid[0 : self.n_rows, 0 : self.n_cols]
+        lon, lat = self.pixel_to_lonlat(rows, cols)
+        inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        if inside.all():
+            return None
+        inside.flags.writeable = False
+        return inside
+
+    @cached_property
     def cell_size_m(self) -> tuple[float, float]:
         """Approximate (east-west, north-south) ground size of a cell at the grid centre. [m]"""
         rc, cc = (self.n_rows - 1) / 2.0, (self.n_cols - 1) / 2.0
@@ -161,33 +180,40 @@ class AnalysisGrid:
 
     @cached_property
     def cell_area_m2(self) -> np.ndarray:
-        """Geodesic area of every analysis cell, float64 (rows, cols), read-only. [m^2]"""
+        """Geodesic area of every analysis cell (0 outside the area of interest), float64
+        (rows, cols), read-only. [m^2]"""
         area = cell_areas_m2(self.crs, self.transform, self.shape)
+        if self.inside_area is not None:
+            area[~self.inside_area] = 0.0
         area.flags.writeable = False
         return area
+
+
+def _authalic_q(lat_rad: np.ndarray, e2: float) -> np.ndarray:
+    """Snyder (1987) Eq. 3-12: ``q`` such that the area between two parallels per radian of
+    longitude is ``a**2 / 2 * |q2 - q1|`` on an ellipsoid of eccentricity squared ``e2``."""
+    if e2 == 0.0:
+        return 2.0 * np.sin(lat_rad)
+    e = math.sqrt(e2)
+    s = np.sin(lat_rad)
+    return (1.0 - e2) * (s / (1.0 - e2 * s * s) - np.log((1.0 - e * s) / (1.0 + e * s)) / (2.0 * e))
 
 
 def cell_areas_m2(crs: pyproj.CRS, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
     """Geodesic area of each cell of a north-up grid. [m^2]
 
-    Geographic grids: the exact area of each cell on the CRS's ellipsoid (one geodesic
-    polygon per row; cells of a row are equal). Projected grids: nominal cell area divided
+    Geographic grids: the exact area of each cell (bounded by two parallels and two
+    meridians) on the CRS's ellipsoid, Snyder (1987) Eq. 3-12; cells of a row are equal. Projected grids: nominal cell area divided
     by the areal scale factor ``h * k`` at the cell centre (Snyder 1987, Eq. 4-2), sampled
     on a coarse lattice and interpolated bilinearly (it varies slowly).
     """
     n_rows, n_cols = shape
     if crs.is_geographic:
         geod = crs.get_geod() or WGS84_GEOD
-        dlon = abs(transform.a)
-        west = transform.c
-        row_area = np.empty(n_rows)
-        for r in range(n_rows):
-            top = transform.f + transform.e * r
-            bottom = top + transform.e
-            area, _ = geod.polygon_area_perimeter(
-                [west, west + dlon, west + dlon, west], [bottom, bottom, top, top]
-            )
-            row_area[r] = abs(area)
+        dlon_rad = math.radians(abs(transform.a))
+        edges_deg = transform.f + transform.e * np.arange(n_rows + 1)
+        q = _authalic_q(np.radians(edges_deg), geod.es)
+        row_area = 0.5 * geod.a**2 * dlon_rad * np.abs(np.diff(q))
         return np.repeat(row_area[:, None], n_cols, axis=1)
     unit_m = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
     nominal_m2 = abs(transform.a * transform.e - transform.b * transform.d) * unit_m**2
@@ -251,3 +277,60 @@ class SiteFrame:
         row = np.ascontiguousarray(np.asarray(row) - 0.5, dtype=np.float64)
         col = np.ascontiguousarray(np.asarray(col) - 0.5, dtype=np.float64)
         return row, col, float(axis[0]), float(axis[0])
+
+
+def equal_area_crs(lat_deg: float, lon_deg: float) -> pyproj.CRS:
+    """Lambert azimuthal equal-area CRS centred on a point (WGS84, metres) [Snyder 1987, §24]."""
+    return pyproj.CRS.from_proj4(
+        f"+proj=laea +lat_0={lat_deg:.8f} +lon_0={lon_deg:.8f} +datum=WGS84 +units=m +no_defs"
+    )
+
+
+def mask_polygons(grid: AnalysisGrid, covered: np.ndarray, *, densify_cells: int = 0):
+    """Polygons of the true cells of a mask, in the grid's equal-area CRS (metres).
+
+    The boundary is contourpy's level-0.5 filled contour of the mask sampled at cell centres
+    (it runs half-way between covered and uncovered cell centres, cutting corners
+    diagonally). Returns ``(multipolygon, crs)``: a shapely MultiPolygon, valid and
+    oriented (exterior counter-clockwise), in :func:`equal_area_crs` of the grid centre.
+    """
+    import contourpy
+    import shapely
+    from shapely.geometry import MultiPolygon, Polygon
+
+    covered = np.asarray(covered, dtype=bool)
+    if covered.shape != grid.shape:
+        raise ValueError(f"mask shape {covered.shape} is not the grid's {grid.shape}")
+    centre_lon, centre_lat = grid.pixel_to_lonlat((grid.n_rows - 1) / 2.0, (grid.n_cols - 1) / 2.0)
+    crs = equal_area_crs(float(centre_lat), float(centre_lon))
+    if not covered.any():
+        return MultiPolygon(), crs
+    # pad with uncovered cells so rings close inside the padded frame
+    z = np.zeros((grid.n_rows + 2, grid.n_cols + 2), dtype=np.float64)
+    z[1:-1, 1:-1] = covered
+    gen = contourpy.contour_generator(
+        np.arange(-1.0, grid.n_cols + 1.0), np.arange(-1.0, grid.n_rows + 1.0), z,
+        name="serial", fill_type="OuterOffset", corner_mask=False,
+    )
+    points_list, offsets_list = gen.filled(0.5, 1.5)
+    to_ea = pyproj.Transformer.from_crs(grid.crs, crs, always_xy=True)
+    polygons = []
+    for points, offsets in zip(points_list, offsets_list):
+        cols, rows = points[:, 0], points[:, 1]
+        x, y = grid.pixel_to_xy(rows, cols)
+        ex, ey = to_ea.transform(x, y)
+        rings = [np.column_stack([ex[a:b], ey[a:b]]) for a, b in zip(offsets[:-1], offsets[1:])]
+        polygons.append(Polygon(rings[0], rings[1:]))
+    merged = shapely.make_valid(MultiPolygon(polygons))
+    merged = shapely.normalize(merged)
+    parts = [g for g in getattr(merged, "geoms", [merged]) if g.geom_type == "Polygon" and not g.is_empty]
+    oriented = [shapely.geometry.polygon.orient(p, sign=1.0) for p in parts]
+    return MultiPolygon(oriented), crs
+
+
+def to_lonlat(geometry, crs: pyproj.CRS):
+    """A shapely geometry from ``crs`` to lon/lat degrees (WGS84), keeping orientation."""
+    import shapely
+
+    transformer = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))

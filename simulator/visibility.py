@@ -97,6 +97,44 @@ def last_sample_within(range_m, fine_spacing_m, coarse_spacing_m, n_fine):
     return n_fine + int((range_m - fine_end_m) / coarse_spacing_m)
 
 
+#: Cells per side of the tiles the cell pass works through.
+CELL_TILE = 64
+
+_SQRT3 = math.sqrt(3.0)
+_TAN_PI_12 = 2.0 - math.sqrt(3.0)
+
+
+@numba.njit(cache=True, inline="always")
+def azimuth_rad(x, y):
+    """Azimuth clockwise from north, in [0, 2 pi), of the vector (east x, north y).
+
+    Same as ``atan2(x, y) mod 2 pi`` to < 1e-8 rad, about twice as fast: octant reduction,
+    then ``atan(t) = pi/6 + atan((sqrt(3) t - 1) / (t + sqrt(3)))`` for ``t > tan(pi/12)``
+    and the Taylor series to ``t**11`` (Abramowitz & Stegun 4.4.42 and 4.4.34).
+    """
+    ax = abs(x)
+    ay = abs(y)
+    swap = ax > ay
+    if swap:
+        t = ay / ax
+    elif ay > 0.0:
+        t = ax / ay
+    else:
+        return 0.0
+    shift = 0.0
+    if t > _TAN_PI_12:
+        t = (_SQRT3 * t - 1.0) / (t + _SQRT3)
+        shift = math.pi / 6.0
+    t2 = t * t
+    a = shift + t * (1.0 + t2 * (-1.0 / 3.0 + t2 * (0.2 + t2 * (-1.0 / 7.0 + t2 * (1.0 / 9.0 - t2 / 11.0)))))
+    if swap:
+        a = 0.5 * math.pi - a  # angle from north of (ax, ay)
+    # a is now the angle from north of (|x|, |y|), in [0, pi/2]
+    if y >= 0.0:
+        return a if x >= 0.0 else 2.0 * math.pi - a
+    return math.pi - a if x >= 0.0 else math.pi + a
+
+
 #: Rays handled together by one thread, so that writes to the (sample, ray) layout are
 #: contiguous cache lines.
 RAY_BLOCK = 16
@@ -208,10 +246,14 @@ def ray_floors_msl(
                     )
             w = (s - s_a) / knot_spacing_m
             drop = s * s / two_re
+            inv_s = 1.0 / s
+            base = observer_altitude_msl_m + drop
+            still_inside = 0
             for b in range(nb):
                 if left[b]:
                     out[j, k0 + b] = np.nan
                     continue
+                still_inside += 1
                 row = ra[b] + (rb[b] - ra[b]) * w
                 col = ca[b] + (cb[b] - ca[b]) * w
                 if row < row_lo or row > row_hi or col < col_lo or col > col_hi:
@@ -219,11 +261,17 @@ def ray_floors_msl(
                     out[j, k0 + b] = np.nan
                     continue
                 # Eq. (2) with the maximum over the samples before this one
-                out[j, k0 + b] = observer_altitude_msl_m + s * max_tan[b] + drop
+                out[j, k0 + b] = base + s * max_tan[b]
                 z = _bilinear(elevation_m, row, col)
-                tan_theta = (z - drop - observer_altitude_msl_m) / s  # Eq. (1)
+                tan_theta = (z - base) * inv_s  # Eq. (1)
                 if tan_theta > max_tan[b] and s >= own_cell_m:
                     max_tan[b] = tan_theta
+            if still_inside == 0:
+                # every ray of the block has left the DEM
+                for jj in range(j + 1, n_samples):
+                    for b in range(nb):
+                        out[jj, k0 + b] = np.nan
+                break
     return out
 
 
@@ -289,58 +337,67 @@ def cell_floors_msl(
         ground_range = np.empty((0, 0), dtype=np.float32)
     rays_per_rad = n_rays / (2.0 * math.pi)
     two_re = 2.0 * effective_radius_m
-    for r in numba.prange(n_rows):
-        lr = r / fwd_step_cells
-        for c in range(n_cols):
-            lc = c / fwd_step_cells
-            x = _bilinear(fwd_x, lr, lc)
-            y = _bilinear(fwd_y, lr, lc)
-            rng = math.sqrt(x * x + y * y)
-            if want_range:
-                ground_range[r, c] = rng
-            z = terrain_m[r, c]
-            if rng > max_ground_range_m:
-                floor[r, c] = np.nan
-                continue
-            if rng - own_cell_m <= 0.0:
-                floor[r, c] = z  # nothing in front of the cell
-                continue
-            # ray_floor[j] holds the maximum over samples 1..j-1: take the entry just past
-            # the last sample that can mask this cell
-            j = last_sample_within(rng - own_cell_m, fine_spacing_m, coarse_spacing_m, n_fine) + 1
-            if j >= n_samples:
-                floor[r, c] = np.nan
-                continue
-            az = math.atan2(x, y)
-            if az < 0.0:
-                az += 2.0 * math.pi
-            # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
-            u = az * rays_per_rad
-            k0 = int(u)
-            w = u - k0
-            k0 = k0 % n_rays
-            k1 = (k0 + 1) % n_rays
-            fa = ray_floor_msl_m[j, k0]
-            fb = ray_floor_msl_m[j, k1]
-            if math.isnan(fa) or math.isnan(fb):
-                if math.isnan(fa) and math.isnan(fb):
+    n_lattice_rows, n_lattice_cols = fwd_x.shape
+    # square tiles of cells touch a compact block of the ray array (cache friendly)
+    n_tile_rows = (n_rows + CELL_TILE - 1) // CELL_TILE
+    n_tile_cols = (n_cols + CELL_TILE - 1) // CELL_TILE
+    for tile in numba.prange(n_tile_rows * n_tile_cols):
+        tr = tile // n_tile_cols
+        tc = tile % n_tile_cols
+        for r in range(tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows)):
+            i0 = r // fwd_step_cells
+            i1 = min(i0 + 1, n_lattice_rows - 1)
+            wr = (r - i0 * fwd_step_cells) / fwd_step_cells
+            for c in range(tc * CELL_TILE, min((tc + 1) * CELL_TILE, n_cols)):
+                j0 = c // fwd_step_cells
+                j1 = min(j0 + 1, n_lattice_cols - 1)
+                wc = (c - j0 * fwd_step_cells) / fwd_step_cells
+                x = (fwd_x[i0, j0] * (1.0 - wc) + fwd_x[i0, j1] * wc) * (1.0 - wr) + (fwd_x[i1, j0] * (1.0 - wc) + fwd_x[i1, j1] * wc) * wr
+                y = (fwd_y[i0, j0] * (1.0 - wc) + fwd_y[i0, j1] * wc) * (1.0 - wr) + (fwd_y[i1, j0] * (1.0 - wc) + fwd_y[i1, j1] * wc) * wr
+                rng = math.sqrt(x * x + y * y)
+                if want_range:
+                    ground_range[r, c] = rng
+                z = terrain_m[r, c]
+                if rng > max_ground_range_m:
                     floor[r, c] = np.nan
                     continue
-                fa = fb if math.isnan(fa) else fa
-                fb = fa if math.isnan(fb) else fb
-            s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
-            base = observer_altitude_msl_m + s * s / two_re
-            if fa == -np.inf or fb == -np.inf:
-                # nothing masks along one of the rays: use the other, or the ground
-                if fa == -np.inf and fb == -np.inf:
-                    floor[r, c] = z
+                if rng - own_cell_m <= 0.0:
+                    floor[r, c] = z  # nothing in front of the cell
                     continue
-                fj = fb if fa == -np.inf else fa
-                max_tan = (fj - base) / s
-            else:
-                max_tan = ((1.0 - w) * (fa - base) + w * (fb - base)) / s  # invert Eq. (2)
-            f = observer_altitude_msl_m + rng * max_tan + rng * rng / two_re  # Eq. (2)
-            floor[r, c] = z if f < z else f
+                # ray_floor[j] holds the maximum over samples 1..j-1: take the entry just past
+                # the last sample that can mask this cell
+                j = last_sample_within(rng - own_cell_m, fine_spacing_m, coarse_spacing_m, n_fine) + 1
+                if j >= n_samples:
+                    floor[r, c] = np.nan
+                    continue
+                az = azimuth_rad(x, y)
+                # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
+                u = az * rays_per_rad
+                k0 = int(u)
+                w = u - k0
+                k0 = k0 % n_rays
+                k1 = (k0 + 1) % n_rays
+                fa = ray_floor_msl_m[j, k0]
+                fb = ray_floor_msl_m[j, k1]
+                if math.isnan(fa) or math.isnan(fb):
+                    if math.isnan(fa) and math.isnan(fb):
+                        floor[r, c] = np.nan
+                        continue
+                    fa = fb if math.isnan(fa) else fa
+                    fb = fa if math.isnan(fb) else fb
+                s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
+                base = observer_altitude_msl_m + s * s / two_re
+                if fa == -np.inf or fb == -np.inf:
+                    # nothing masks along one of the rays: use the other, or the ground
+                    if fa == -np.inf and fb == -np.inf:
+                        floor[r, c] = z
+                        continue
+                    fj = fb if fa == -np.inf else fa
+                    max_tan = (fj - base) / s
+                else:
+                    max_tan = ((1.0 - w) * (fa - base) + w * (fb - base)) / s  # invert Eq. (2)
+                f = observer_altitude_msl_m + rng * max_tan + rng * rng / two_re  # Eq. (2)
+                floor[r, c] = z if f < z else f
     return floor, ground_range
 
 

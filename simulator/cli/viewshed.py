@@ -51,7 +51,7 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
         raise AdcovError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
     grid = AnalysisGrid.from_terrain(terrain)
     max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
-    los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m)
+    los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m, with_ground_range=False)
     floor = np.full(grid.shape, np.nan, dtype=np.float32)
     floor[los.window] = los.floor_msl_m
     target_msl = terrain.elevation_m + np.float32(target_height_m) if target_ref == "agl" else np.float32(target_height_m)
