@@ -431,6 +431,17 @@ class Coverage:
     def unit_ids(self) -> list[str]:
         return list(self.envelopes)
 
+    def subset(self, unit_ids: Iterable[str]) -> "Coverage":
+        """The same grid and envelopes restricted to some units (no recomputation)."""
+        ids = self._units(unit_ids)
+        return Coverage(self.grid, {u: self.envelopes[u] for u in self.unit_ids if u in ids}, self.k_factor,
+                        self.earth_radius_m, self.scenario_name, list(self.notes))
+
+    def without(self, unit_ids: Iterable[str]) -> "Coverage":
+        """The coverage with some units withdrawn (unknown ids are an error)."""
+        gone = set(self._units(unit_ids))
+        return self.subset([u for u in self.unit_ids if u not in gone])
+
     def _units(self, units: Iterable[str] | None) -> list[str]:
         if units is None:
             return self.unit_ids

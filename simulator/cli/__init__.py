@@ -22,6 +22,8 @@ _SUBCOMMAND_MODULES = (
     "simulator.cli.validate",
     "simulator.cli.viewshed",
     "simulator.cli.run",
+    "simulator.cli.compare",
+    "simulator.cli.sweep",
 )
 
 EXIT_OK = 0
