@@ -894,6 +894,10 @@ def _resolve_voids(elevation_m, void, transform, crs, void_policy, where, *, mos
     return np.ascontiguousarray(filled)
 
 
+#: Larger rasters are written uncompressed (deflating 64 M float32 cells takes ~3 s).
+UNCOMPRESSED_ABOVE_CELLS = 16_000_000
+
+
 def write_geotiff(
     path,
     array: np.ndarray,
@@ -913,7 +917,9 @@ def write_geotiff(
     path : str or os.PathLike
         Destination ``.tif``; its folder must exist.
     array : numpy.ndarray
-        2-D grid, row 0 north; written with its dtype (deflate-compressed, tiled when large).
+        2-D grid, row 0 north; written with its dtype, tiled when large, deflate-compressed
+        up to :data:`UNCOMPRESSED_ABOVE_CELLS` cells (beyond, compression costs seconds and
+        saves little on elevation-like data; uncompressed GeoTIFF is the most portable).
     transform : affine.Affine
         Cell-corner transform of ``array`` (e.g. a :class:`Terrain`'s).
     crs : rasterio.crs.CRS, str or int
@@ -944,8 +950,10 @@ def write_geotiff(
     rows, cols = array.shape
     profile = dict(
         driver="GTiff", width=cols, height=rows, count=1, dtype=array.dtype.name, crs=crs,
-        transform=transform, compress="deflate",
+        transform=transform, BIGTIFF="IF_SAFER",
     )
+    if array.size <= UNCOMPRESSED_ABOVE_CELLS:
+        profile["compress"] = "deflate"  # readable by every GIS
     if rows >= 256 and cols >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     if nodata is not None:

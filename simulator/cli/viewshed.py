@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+import numba
 import numpy as np
 
 from simulator.coverage import compute_line_of_sight
@@ -41,6 +42,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+@numba.njit(cache=True, parallel=True)
+def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
+    """uint8 visibility of a target (``target_m`` above ground or MSL) against the floor."""
+    rows, cols = floor_msl_m.shape
+    out = np.empty((rows, cols), dtype=np.uint8)
+    for r in numba.prange(rows):
+        for c in range(cols):
+            f = floor_msl_m[r, c]
+            if np.isnan(f):
+                out[r, c] = BEYOND_RANGE
+            else:
+                h = terrain_m[r, c] + target_m if target_is_agl else target_m
+                out[r, c] = VISIBLE if h >= f else HIDDEN
+    return out
+
+
 def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None, k_factor=DEFAULT_K_FACTOR):
     """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid."""
     if target_ref not in ("agl", "msl"):
@@ -52,12 +69,13 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
     grid = AnalysisGrid.from_terrain(terrain)
     max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
     los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m, with_ground_range=False)
-    floor = np.full(grid.shape, np.nan, dtype=np.float32)
-    floor[los.window] = los.floor_msl_m
-    target_msl = terrain.elevation_m + np.float32(target_height_m) if target_ref == "agl" else np.float32(target_height_m)
-    with np.errstate(invalid="ignore"):
-        visible = np.where(target_msl >= floor, VISIBLE, HIDDEN).astype(np.uint8)
-    visible[np.isnan(floor)] = BEYOND_RANGE
+    if los.floor_msl_m.shape == grid.shape:
+        floor = los.floor_msl_m  # the window is the whole DEM: no copy
+    else:
+        floor = np.full(grid.shape, np.nan, dtype=np.float32)
+        floor[los.window] = los.floor_msl_m
+    agl = target_ref == "agl"
+    visible = classify_visible(floor, terrain.elevation_m, np.float32(target_height_m), agl)
     return visible, floor
 
 
