@@ -25,7 +25,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numba
 import numpy as np
 import pyproj
 
@@ -40,6 +42,93 @@ ALTITUDE_REFS = ("msl", "agl")
 DEFAULT_ALTITUDES_M = (30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 20000.0)
 
 ProgressCallback = Callable[[float, str], None]
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_covered(depth, row0, col0, floors, ceilings, terrain, altitude_m, is_agl):
+    """``depth[window] += 1`` where any component covers the altitude (MSL, or AGL on terrain)."""
+    n_comp, rows, cols = floors.shape
+    for r in numba.prange(rows):
+        for c in range(cols):
+            h = terrain[r, c] + altitude_m if is_agl else altitude_m
+            for i in range(n_comp):
+                if floors[i, r, c] <= h and h <= ceilings[i, r, c]:
+                    depth[row0 + r, col0 + c] += 1
+                    break
+
+
+#: Cells per side of the tiles whose floor/ceiling bounds let queries skip whole tiles.
+QUERY_TILE = 32
+
+
+@numba.njit(cache=True, parallel=True)
+def _tile_bounds(floor, ceiling, terrain, use_terrain):
+    """Per tile: min/max floor and min/max ceiling (minus the terrain when ``use_terrain``)."""
+    rows, cols = floor.shape
+    n_tr = (rows + QUERY_TILE - 1) // QUERY_TILE
+    n_tc = (cols + QUERY_TILE - 1) // QUERY_TILE
+    out = np.empty((n_tr, n_tc, 4), dtype=np.float32)
+    for t in numba.prange(n_tr * n_tc):
+        tr = t // n_tc
+        tc = t % n_tc
+        fmin = np.inf
+        fmax = -np.inf
+        cmin = np.inf
+        cmax = -np.inf
+        for r in range(tr * QUERY_TILE, min((tr + 1) * QUERY_TILE, rows)):
+            for c in range(tc * QUERY_TILE, min((tc + 1) * QUERY_TILE, cols)):
+                z = terrain[r, c] if use_terrain else 0.0
+                f = floor[r, c] - z
+                g = ceiling[r, c] - z
+                fmin = min(fmin, f)
+                fmax = max(fmax, f)
+                cmin = min(cmin, g)
+                cmax = max(cmax, g)
+        out[tr, tc, 0] = fmin
+        out[tr, tc, 1] = fmax
+        out[tr, tc, 2] = cmin
+        out[tr, tc, 3] = cmax
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_covered_tiled(depth, row0, col0, floor, ceiling, terrain, bounds, altitude_m, is_agl):
+    """``depth[window] += 1`` where ``floor <= h <= ceiling``, deciding whole tiles from
+    their bounds and reading cells only in tiles the coverage boundary crosses."""
+    rows, cols = floor.shape
+    n_tr, n_tc, _ = bounds.shape
+    for t in numba.prange(n_tr * n_tc):
+        tr = t // n_tc
+        tc = t % n_tc
+        fmin, fmax, cmin, cmax = bounds[tr, tc, 0], bounds[tr, tc, 1], bounds[tr, tc, 2], bounds[tr, tc, 3]
+        if altitude_m < fmin or altitude_m > cmax:
+            continue  # nothing covered in this tile
+        r_end = min((tr + 1) * QUERY_TILE, rows)
+        c_end = min((tc + 1) * QUERY_TILE, cols)
+        if fmax <= altitude_m and altitude_m <= cmin:
+            for r in range(tr * QUERY_TILE, r_end):
+                for c in range(tc * QUERY_TILE, c_end):
+                    depth[row0 + r, col0 + c] += 1
+            continue
+        for r in range(tr * QUERY_TILE, r_end):
+            for c in range(tc * QUERY_TILE, c_end):
+                h = terrain[r, c] + altitude_m if is_agl else altitude_m
+                if floor[r, c] <= h and h <= ceiling[r, c]:
+                    depth[row0 + r, col0 + c] += 1
+
+
+@numba.njit(cache=True, parallel=True)
+def _area_where_positive(values, cell_area_m2):
+    """Sum of ``cell_area_m2`` where ``values > 0`` (row sums in parallel). [m^2]"""
+    rows, cols = values.shape
+    row_sums = np.zeros(rows)
+    for r in numba.prange(rows):
+        total = 0.0
+        for c in range(cols):
+            if values[r, c] > 0:
+                total += cell_area_m2[r, c]
+        row_sums[r] = total
+    return row_sums.sum()
 
 
 class CancelToken:
@@ -338,6 +427,47 @@ class UnitEnvelope:
             out = hit if out is None else (out | hit)
         return out
 
+    @cached_property
+    def _stacked(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {
+            layer: (
+                np.stack([c.floor_msl_m for c in comps]) if comps else np.empty((0,) + self.los.floor_msl_m.shape, np.float32),
+                np.stack([c.ceiling_msl_m for c in comps]) if comps else np.empty((0,) + self.los.floor_msl_m.shape, np.float32),
+            )
+            for layer, comps in self.layers.items()
+        }
+
+    def _bounds(self, layer: str, terrain_m: np.ndarray | None) -> np.ndarray:
+        key = (layer, terrain_m is not None)
+        cache = self.__dict__.setdefault("_tile_bounds_cache", {})
+        if key not in cache:
+            comp = self.layers[layer][0]
+            terrain = terrain_m if terrain_m is not None else comp.floor_msl_m
+            cache[key] = _tile_bounds(comp.floor_msl_m, comp.ceiling_msl_m, terrain, terrain_m is not None)
+        return cache[key]
+
+    def add_to_depth(self, depth: np.ndarray, layer: str, altitude_m: float, terrain_m: np.ndarray | None) -> None:
+        """Add 1 to ``depth`` (full grid) where this unit covers the altitude.
+
+        ``terrain_m`` is the terrain on the unit's window for an altitude above ground, or
+        None for an altitude above mean sea level. A single-interval layer (the usual case,
+        see :func:`merge_components`) skips whole tiles using their floor/ceiling bounds.
+        """
+        components = self.layers[layer]
+        if not components:
+            return
+        rows, cols = self.window
+        is_agl = terrain_m is not None
+        if len(components) == 1:
+            comp = components[0]
+            terrain = terrain_m if is_agl else comp.floor_msl_m
+            _add_covered_tiled(depth, rows.start, cols.start, comp.floor_msl_m, comp.ceiling_msl_m, terrain,
+                               self._bounds(layer, terrain_m), np.float32(altitude_m), is_agl)
+            return
+        floors, ceilings = self._stacked[layer]
+        terrain = terrain_m if is_agl else floors[0]
+        _add_covered(depth, rows.start, cols.start, floors, ceilings, terrain, np.float32(altitude_m), is_agl)
+
     def floor_ceiling(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """Lowest floor and highest ceiling over the layer's components [m MSL].
 
@@ -365,6 +495,29 @@ def _component(name, los_floor, terrain, ground_range, antenna_alt, re_m, *, min
     floor = np.where(not_covered, np.inf, floor).astype(np.float32)
     ceiling = np.where(not_covered, -np.inf, ceiling).astype(np.float32)
     return EnvelopeComponent(name, floor, ceiling)
+
+
+def merge_components(name: str, components: Sequence[EnvelopeComponent]) -> tuple[EnvelopeComponent, ...]:
+    """The union of several intervals per cell as ONE interval where that is exact.
+
+    Weapons of a unit share the line-of-sight floor, so their intervals usually overlap:
+    when, in every cell, the covered intervals form one connected set, the union is
+    ``[min floor, max ceiling]`` and a single component answers every query exactly
+    (half the memory traffic per query). Otherwise the components are kept as they are.
+    """
+    if len(components) < 2:
+        return tuple(components)
+    floors = np.stack([c.floor_msl_m for c in components])
+    ceilings = np.stack([c.ceiling_msl_m for c in components])
+    order = np.argsort(floors, axis=0, kind="stable")
+    floors_sorted = np.take_along_axis(floors, order, axis=0)
+    ceilings_sorted = np.take_along_axis(ceilings, order, axis=0)
+    reach = np.maximum.accumulate(ceilings_sorted, axis=0)
+    # a gap: an interval that starts above everything below it reaches
+    gap = (floors_sorted[1:] > reach[:-1]) & np.isfinite(floors_sorted[1:]) & np.isfinite(reach[:-1])
+    if gap.any():
+        return tuple(components)
+    return (EnvelopeComponent(name, floors.min(axis=0), ceilings.max(axis=0)),)
 
 
 def build_unit_envelope(
@@ -402,14 +555,14 @@ def build_unit_envelope(
             )
         )
     layers["detection"] = tuple(detection)
-    layers["engagement"] = tuple(
+    layers["engagement"] = merge_components("engagement", [
         _component(
             w.id, los.floor_msl_m, terrain, los.ground_range_m, los.antenna_altitude_msl_m, re_m,
             min_range_m=w.min_range_km * 1000.0, max_range_m=w.max_range_km * 1000.0,
             min_agl_m=w.min_target_altitude_agl_m, max_msl_m=w.max_target_altitude_msl_m,
         )
         for w in figures.weapons
-    )
+    ])
     return UnitEnvelope(figures.unit_id, figures, los, layers)
 
 
@@ -472,7 +625,8 @@ class Coverage:
         depth = np.zeros(self.grid.shape, dtype=np.uint16)
         for unit_id in self._units(units):
             env = self.envelopes[unit_id]
-            depth[env.window] += env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+            terrain = self.grid.elevation_m[env.window] if altitude_ref == "agl" else None
+            env.add_to_depth(depth, layer, altitude_m, terrain)
         return self._clip_to_area(depth)
 
     def _clip_to_area(self, values: np.ndarray, outside=0) -> np.ndarray:
@@ -528,8 +682,13 @@ class Coverage:
         return self._clip_to_area(np.where(depth == 1, last, -1).astype(np.int16), -1)
 
     def area_km2(self, mask: np.ndarray) -> float:
-        """Geodesic area of the cells where ``mask`` is true. [km^2]"""
-        return float(np.sum(self.grid.cell_area_m2, where=np.asarray(mask, dtype=bool)) / 1e6)
+        """Geodesic area of the cells where ``mask`` is true (or > 0). [km^2]"""
+        mask = np.asarray(mask)
+        if mask.shape != self.grid.shape:
+            raise AdcovError(f"mask shape {mask.shape} is not the analysis grid's {self.grid.shape}")
+        if mask.dtype == np.bool_:
+            mask = mask.view(np.uint8)
+        return float(_area_where_positive(mask, self.grid.cell_area_m2) / 1e6)
 
     def polygons(self, mask: np.ndarray, *, lonlat: bool = False):
         """Polygons of a mask: shapely MultiPolygon in the grid's equal-area CRS [m], or
@@ -540,7 +699,8 @@ class Coverage:
         return geometry, crs
 
     def covered_km2(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units=None) -> float:
-        return self.area_km2(self.covered(layer, altitude_m, altitude_ref, units))
+        """Area covered by at least one active unit. [km^2]"""
+        return self.area_km2(self.depth(layer, altitude_m, altitude_ref, units))
 
     def assumptions(self) -> dict:
         """Everything an analyst must cite: k, terrain, grid, per-unit figures and defaults."""

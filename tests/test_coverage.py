@@ -286,3 +286,21 @@ def test_summary_keys_and_assumptions(four_units):
     units = result["assumptions"]["units"]
     assert units["d"]["antenna_height_m"] == 5 and units["a"]["antenna_height_origin"] == "scenario assumption"
     assert any("min_range_km unknown" in note for note in units["a"]["defaults_used"])
+
+
+def test_merge_components_is_exact_and_keeps_gaps():
+    from simulator.coverage import EnvelopeComponent, merge_components
+
+    rng = np.random.default_rng(0)
+    floor = rng.uniform(0, 1000, (20, 20)).astype(np.float32)
+    a = EnvelopeComponent("a", floor, floor + 500)
+    b = EnvelopeComponent("b", floor + 200, floor + 3000)
+    merged = merge_components("x", [a, b])
+    assert len(merged) == 1
+    for h in np.linspace(-10, 5000, 60, dtype=np.float32):
+        union = ((a.floor_msl_m <= h) & (h <= a.ceiling_msl_m)) | ((b.floor_msl_m <= h) & (h <= b.ceiling_msl_m))
+        np.testing.assert_array_equal(union, (merged[0].floor_msl_m <= h) & (h <= merged[0].ceiling_msl_m))
+    c = EnvelopeComponent("c", floor + 600, floor + 900)  # a gap between a's ceiling and c's floor
+    assert len(merge_components("x", [a, c])) == 2
+    uncovered = EnvelopeComponent("u", np.full_like(floor, np.inf), np.full_like(floor, -np.inf))
+    assert len(merge_components("x", [a, uncovered])) == 1
