@@ -1,0 +1,292 @@
+"""``adcov compare [BASELINE] [VARIANT]``: coverage lost and gained, and what each unit is worth.
+
+With no scenario given, compares the bundled kurils-2020 (two S-300V4 and a Tor-M2) with
+kurils-2023 (the S-300V4s reported withdrawn). The variant can instead be BASELINE with
+units withdrawn (--withdraw) or BASELINE on another date (--vs-as-of).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from simulator.cli.common import add_cache_options, cache_from_args, parse_altitudes_m, parse_choices, progress_bar
+from simulator.cli.run import load_for_run, print_assumptions
+from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
+from simulator.errors import AdcovError
+from simulator.figures import RANGE_MODES
+
+DEFAULT_BASELINE = "kurils-2020"
+DEFAULT_VARIANT = "kurils-2023"
+
+EPILOG = """\
+examples:
+  adcov compare                                       bundled kurils-2020 vs kurils-2023
+  adcov compare base.yaml variant.yaml --json         any two scenarios on the same terrain
+  adcov compare base.yaml --withdraw unit-a,unit-b    the baseline without some units
+  adcov compare base.yaml --as-of 2022-09-15 --vs-as-of 2023-09-01
+  adcov compare --range band                          published-range spread (min-max)
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="coverage lost and gained between a baseline and a variant",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("baseline", nargs="?", metavar="BASELINE", help=f"baseline scenario YAML (default: the bundled {DEFAULT_BASELINE})")
+    p.add_argument(
+        "variant", nargs="?", metavar="VARIANT",
+        help=f"variant scenario YAML on the same terrain and area (default without BASELINE: the bundled {DEFAULT_VARIANT})",
+    )
+    p.add_argument("--withdraw", metavar="ID[,ID]", help="variant = BASELINE with these unit ids withdrawn (no recomputation)")
+    p.add_argument("--as-of", metavar="DATE", help="the baseline as of this date: units deployed and not withdrawn (YYYY-MM-DD)")
+    p.add_argument("--vs-as-of", metavar="DATE", help="the variant as of this date; without VARIANT, the variant is BASELINE itself on that date")
+    p.add_argument("--altitudes-m", default=",".join(f"{a:g}" for a in DEFAULT_ALTITUDES_M), help="comma-separated target altitudes [m] (default %(default)s)")
+    p.add_argument("--altitude-ref", choices=ALTITUDE_REFS, default="msl", help="altitudes above mean sea level or above ground (default msl)")
+    p.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers: detection, engagement (default both)")
+    p.add_argument(
+        "--range", dest="range_mode", choices=RANGE_MODES + ("band",), default="nominal",
+        help="which published figure of a spread to use; band = min, nominal and max side by side (default nominal)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    p.add_argument("--out", metavar="DIR", help="also write the report files (GeoJSON, KML, GeoTIFF, PNG maps, CSV/JSON) into DIR")
+    add_cache_options(p)
+    p.set_defaults(func=run_compare)
+
+
+def _unit_ids(text: str) -> list[str]:
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids:
+        raise AdcovError("--withdraw: expected one or more unit ids, comma-separated (e.g. --withdraw iturup-s300v4,kunashir-s300v4)")
+    return ids
+
+
+def load_pair(args: argparse.Namespace):
+    """``(baseline Scenario, variant Scenario or list of ids to withdraw)`` from the arguments.
+
+    Dates: a file's own ``as_of`` applies unless ``--as-of``/``--vs-as-of`` says otherwise
+    (as in ``adcov run``).
+    """
+    from simulator.scenario import bundled_scenario
+
+    withdraw = _unit_ids(args.withdraw) if args.withdraw is not None else None
+    if args.baseline is None:
+        baseline_path = str(bundled_scenario(DEFAULT_BASELINE))
+        variant_path = None if (withdraw or args.vs_as_of) else str(bundled_scenario(DEFAULT_VARIANT))
+    else:
+        baseline_path, variant_path = args.baseline, args.variant
+        if variant_path is None and not (withdraw or args.vs_as_of):
+            raise AdcovError(
+                f"compare {baseline_path}: no variant; give a VARIANT scenario, --withdraw ID[,ID] or --vs-as-of DATE "
+                f"(or no scenario at all to compare the bundled {DEFAULT_BASELINE} and {DEFAULT_VARIANT})"
+            )
+    if withdraw and variant_path is not None:
+        raise AdcovError("--withdraw takes units out of BASELINE: give either a VARIANT scenario or --withdraw, not both")
+    baseline = load_for_run(baseline_path, args.as_of)
+    if variant_path is not None:
+        variant = _load_as_of(variant_path, args.vs_as_of)
+    elif args.vs_as_of:
+        variant = _load_as_of(baseline_path, args.vs_as_of)
+    else:
+        variant = None
+    if withdraw:
+        if variant is None:
+            baseline.with_units_withdrawn(withdraw)  # unknown ids: the message lists the valid ones
+            return baseline, withdraw
+        variant = variant.with_units_withdrawn(withdraw)
+    return baseline, variant
+
+
+def _load_as_of(path: str, day: str | None):
+    from simulator.cli.run import parse_date
+    from simulator.scenario import load_scenario
+
+    if day is None:
+        return load_for_run(path, None)
+    return load_scenario(path).active_as_of(parse_date(day, "--vs-as-of"))
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from simulator.compare import compare, compare_range_band
+
+    altitudes = parse_altitudes_m(args.altitudes_m)
+    layers = parse_choices(args.layers, LAYERS, "--layers")
+    writer = export_writer() if args.out else None  # fail before computing
+    baseline, variant = load_pair(args)
+    options = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args))
+    with progress_bar(not args.json) as progress:
+        if args.range_mode == "band":
+            band, comparisons = compare_range_band(baseline, variant, **options)
+            comparison = comparisons["nominal"]
+        else:
+            band = None
+            comparison = compare(baseline, variant, range_mode=args.range_mode, progress=progress, **options)
+    if writer is not None:
+        writer(comparison, args.out)
+    if args.json:
+        json.dump(band if band is not None else comparison.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        dated = (args.as_of is not None, args.vs_as_of is not None)
+        print_comparison(comparison, baseline, variant, args.range_mode, band, dated=dated)
+        if args.out:
+            print(f"report written to {args.out}")
+    return 0
+
+
+def export_writer():
+    """``simulator.export.write_comparison_report`` (AdcovError if that module is not there)."""
+    try:
+        from simulator.export import write_comparison_report
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name not in ("simulator.export", None):
+            raise  # a dependency of the export module is missing: a real bug, keep the traceback
+        raise AdcovError("export module not available") from None
+    return write_comparison_report
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _km2(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _percent(row) -> str:
+    change = row.change_percent
+    if change is None:
+        return "—"
+    if abs(change) < 0.05:
+        return "0 %" if change == 0 else f"{change:+.2f} %"
+    return f"{change:+.1f} %"
+
+
+def _describe(scenario_or_ids, fallback: str, redated: bool) -> str:
+    if isinstance(scenario_or_ids, list):
+        return fallback
+    as_of = f", as of {scenario_or_ids.as_of}" if scenario_or_ids.as_of else ""
+    if scenario_or_ids.title and not redated:
+        return f"{scenario_or_ids.name}{as_of} — {scenario_or_ids.title}"
+    n = len(scenario_or_ids.units)
+    return f"{scenario_or_ids.name}{as_of} ({n} active unit{'' if n == 1 else 's'})"
+
+
+def _units_text(ids, coverage) -> str:
+    if not ids:
+        return "none"
+    return ", ".join(f"{u} ({coverage.envelopes[u].figures.system_name})" for u in ids)
+
+
+def print_comparison(comparison, baseline, variant, range_mode: str, band: dict | None = None, *, dated=(False, False)) -> None:
+    """The tables of ``adcov compare``; ``dated`` says whether --as-of/--vs-as-of re-dated each side
+    (then the file's title, written for the file's own date, is not shown)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    ref = comparison.altitude_ref.upper()
+    console.print(f"[bold]Coverage change: {escape(comparison.baseline_name)} → {escape(comparison.variant_name)}[/bold]")
+    console.print(f"  baseline:  {escape(_describe(baseline, comparison.baseline_name, dated[0]))}")
+    console.print(f"  variant:   {escape(_describe(variant, comparison.variant_name, dated[1]))}")
+    console.print(f"  withdrawn: {escape(_units_text(comparison.withdrawn_units, comparison.baseline))}")
+    if comparison.added_units:
+        console.print(f"  added:     {escape(_units_text(comparison.added_units, comparison.variant))}")
+    if comparison.changed_units:
+        console.print(f"  changed:   {escape(_units_text(comparison.changed_units, comparison.variant))}")
+    range_text = "min, nominal and max of each published spread" if range_mode == "band" else f"{range_mode} published figures"
+    console.print(f"  altitudes in m {ref}; {range_text}; areas are geodesic km² inside the scenario area")
+    console.print()
+
+    groups = _layer_groups(comparison, band)
+    for layers in groups:
+        title = _group_title(layers)
+        rows = [r for r in comparison.changes if r.layer == layers[0]]
+        if band is not None:
+            entries = band["layers"][layers[0]]
+            quantities = ["baseline", "variant", "lost", "gained"]
+            no_gain = all(v == 0 for e in entries for v in e["gained"].values())
+            if no_gain:
+                quantities.remove("gained")
+            table = Table(title=f"{title}: covered area, min–max over the published range spread (nominal: without --range)", title_justify="left")
+            cells = [[f"{e['altitude_m']:g}", *(_band_cell(e[q]) for q in quantities)] for e in entries]
+            headers = [escape(f"altitude\n[m {ref}]"), *(f"{q} km²" for q in quantities)]
+            for i, header in enumerate(headers):
+                width = max(len(row[i]) for row in cells)  # numbers never wrap; headers do
+                table.add_column(header, justify="right", min_width=width, style="red" if header.startswith("lost") else None)
+            for row in cells:
+                table.add_row(*row)
+            if no_gain:
+                table.caption = "gained: 0 km² at every altitude and range mode"
+                table.caption_justify = "left"
+        else:
+            table = Table(title=f"{title}: covered area", title_justify="left")
+            table.add_column(escape(f"altitude\n[m {ref}]"), justify="right")
+            table.add_column("baseline km²", justify="right")
+            table.add_column("variant km²", justify="right")
+            table.add_column("lost km²", justify="right", style="red")
+            table.add_column("gained km²", justify="right", style="green")
+            table.add_column("change", justify="right")
+            for row in rows:
+                table.add_row(f"{row.altitude_m:g}", _km2(row.baseline_km2), _km2(row.variant_km2), _km2(row.lost_km2), _km2(row.gained_km2), _percent(row))
+        console.print(table)
+
+    if comparison.marginal:
+        console.print()
+        console.print(
+            f"[bold]Marginal contribution[/bold]: km² lost if only that unit were withdrawn from "
+            f"{escape(comparison.baseline_name)} (the area it alone covers); units ranked by the total over layers and altitudes"
+        )
+        for layers in groups:
+            table = Table(title=f"{_group_title(layers)}: area only this unit covers, km²", title_justify="left")
+            table.add_column(escape(f"altitude\n[m {ref}]"), justify="right")
+            for rank, m in enumerate(comparison.marginal, 1):
+                table.add_column(
+                    escape(f"{rank}. {m.unit}\n{comparison.baseline.envelopes[m.unit].figures.system_name}"), justify="right", overflow="fold"
+                )
+            for altitude in comparison.altitudes_m:
+                table.add_row(f"{altitude:g}", *(_km2(m.lost_km2_by_altitude[layers[0]][altitude]) for m in comparison.marginal))
+            console.print(table)
+        console.print()
+    print_assumptions(console, comparison.baseline.assumptions())
+    if comparison.added_units or comparison.changed_units or comparison.variant.k_factor != comparison.baseline.k_factor:
+        console.print(f"[bold]Variant ({escape(comparison.variant_name)})[/bold]")
+        print_assumptions(console, comparison.variant.assumptions())
+
+
+def _layer_groups(comparison, band: dict | None) -> list[list[str]]:
+    """Layers whose every number is the same, grouped (a detection range defaulted to the
+    weapon range makes the two layers identical: print them once)."""
+
+    def signature(layer):
+        rows = tuple((r.baseline_km2, r.variant_km2, r.lost_km2, r.gained_km2) for r in comparison.changes if r.layer == layer)
+        marginal = tuple(tuple(m.lost_km2_by_altitude[layer].values()) for m in comparison.marginal)
+        banded = json.dumps(band["layers"][layer], sort_keys=True) if band is not None else ""
+        return rows, marginal, banded
+
+    groups: list[tuple[object, list[str]]] = []
+    for layer in comparison.layers:
+        sig = signature(layer)
+        for known, members in groups:
+            if known == sig:
+                members.append(layer)
+                break
+        else:
+            groups.append((sig, [layer]))
+    return [members for _, members in groups]
+
+
+def _group_title(layers: list[str]) -> str:
+    return layers[0] if len(layers) == 1 else f"{' and '.join(layers)} (identical here)"
+
+
+def _band_cell(values: dict) -> str:
+    """``low–high`` over the range modes (one number when they agree to the km²)."""
+    low = min(values[f"{mode}_km2"] for mode in ("min", "nominal", "max"))
+    high = max(values[f"{mode}_km2"] for mode in ("min", "nominal", "max"))
+    return _km2(low) if _km2(low) == _km2(high) else f"{_km2(low)}–{_km2(high)}"
