@@ -54,13 +54,10 @@ from simulator.coverage import (
     CancelToken,
     Coverage,
     ProgressCallback,
-    UnitEnvelope,
     build_coverage,
-    build_unit_envelope,
 )
-from simulator.errors import AdcovError, ComputationCancelled
-from simulator.figures import RANGE_MODES, resolve_unit_figures
-from simulator.geometry import EARTH_MEAN_RADIUS_M
+from simulator.errors import AdcovError
+from simulator.figures import RANGE_MODES
 
 #: What :meth:`Comparison.polygons_lonlat` can draw.
 POLYGON_KINDS = ("lost", "gained", "baseline", "variant", "kept")
@@ -523,25 +520,11 @@ def coverage_reusing(
             f"{scenario.path}: scenario {scenario.name!r} cannot be compared with {reference.scenario_name or 'the baseline'}: "
             f"its analysis grid differs ({why}); a variant must use the same terrain and area as its baseline"
         )
-    grid = reference.grid  # same key: share the object (and its cached cell areas)
-    # build_unit_envelope uses the mean earth radius, as build_coverage does
-    same_sphere = scenario.k_factor == reference.k_factor and reference.earth_radius_m == EARTH_MEAN_RADIUS_M
-    envelopes: dict[str, UnitEnvelope] = {}
-    units = list(scenario.units)
-    for i, unit in enumerate(units):
-        if cancel is not None and cancel.cancelled:
-            raise ComputationCancelled("computation cancelled")
-        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
-        previous = reference.envelopes.get(unit.id)
-        if same_sphere and previous is not None and previous.figures == figures:
-            envelopes[unit.id] = previous
-            continue
-        if progress:
-            progress(i / max(len(units), 1), f"line of sight: {unit.id}")
-        envelopes[unit.id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
-    if progress:
-        progress(1.0, "envelopes ready")
-    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=[])
+    # same key: share the grid object (and its cached cell areas) and unchanged envelopes
+    return build_coverage(
+        scenario, range_mode=range_mode, cache=cache, progress=progress, cancel=cancel,
+        catalog=catalog, grid=reference.grid, reuse=reference,
+    )
 
 
 def _scaled(progress: ProgressCallback | None, start: float, stop: float) -> ProgressCallback | None:

@@ -731,6 +731,8 @@ def build_coverage(
     cancel: CancelToken | None = None,
     terrain=None,
     catalog=None,
+    grid: AnalysisGrid | None = None,
+    reuse: "Coverage | None" = None,
 ) -> Coverage:
     """Envelopes of every active unit of a scenario (line of sight cached on disk).
 
@@ -744,27 +746,41 @@ def build_coverage(
         Disk cache; ``None`` computes everything.
     progress : callable(fraction, message), optional
     cancel : CancelToken, optional
+    terrain : Terrain, optional
+        Already opened terrain (else the scenario's files are opened).
+    grid : AnalysisGrid, optional
+        Use this analysis grid (the caller has checked it is the scenario's).
+    reuse : Coverage, optional
+        Envelopes on the same grid and sphere to take as they are for units whose resolved
+        figures are equal (no line of sight recomputed for them).
     """
     from simulator.catalog import load_catalog
     from simulator.terrain import open_terrain
 
     catalog = catalog or load_catalog()
-    if terrain is None:
-        terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
-    grid = AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
+    if grid is None:
+        if terrain is None:
+            terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
+        grid = AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
+    reusable = {}
+    if reuse is not None and reuse.grid.key == grid.key and reuse.k_factor == scenario.k_factor and reuse.earth_radius_m == EARTH_MEAN_RADIUS_M:
+        reusable = reuse.envelopes
     envelopes: dict[str, UnitEnvelope] = {}
-    notes: list[str] = []
     units = list(scenario.units)
     for i, unit in enumerate(units):
         if cancel is not None and cancel.cancelled:
             raise ComputationCancelled("computation cancelled")
+        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
+        previous = reusable.get(unit.id)
+        if previous is not None and previous.figures == figures:
+            envelopes[unit.id] = previous
+            continue
         if progress:
             progress(i / max(len(units), 1), f"line of sight: {unit.id}")
-        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
         envelopes[unit.id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
     if progress:
         progress(1.0, "envelopes ready")
-    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=notes)
+    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=[])
 
 
 def summarize(

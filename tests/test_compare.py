@@ -387,7 +387,7 @@ def test_marginal_is_baseline_minus_baseline_without_the_unit(synthetic, units, 
 
 
 def test_a_variant_file_recomputes_only_changed_and_added_units(synthetic, monkeypatch):
-    import simulator.compare as compare_module
+    import simulator.coverage as coverage_module
 
     folder, base, coverage = synthetic
     variant = folder / "variant.yaml"
@@ -398,8 +398,8 @@ def test_a_variant_file_recomputes_only_changed_and_added_units(synthetic, monke
         "add": [{**unit_at(utm_terrain(np.zeros((200, 200), np.float32), 200.0), "e", 100, 100), "range_km": 10}],
     }, sort_keys=False))
     built = []
-    real = compare_module.build_unit_envelope
-    monkeypatch.setattr(compare_module, "build_unit_envelope", lambda grid, figures, *a, **k: built.append(figures.unit_id) or real(grid, figures, *a, **k))
+    real = coverage_module.build_unit_envelope
+    monkeypatch.setattr(coverage_module, "build_unit_envelope", lambda grid, figures, *a, **k: built.append(figures.unit_id) or real(grid, figures, *a, **k))
     result = compare(coverage, load_scenario(variant), altitudes_m=[300.0], cache=None)
     assert sorted(built) == ["c", "e"]
     assert result.withdrawn_units == ["b"] and result.added_units == ["e"] and result.changed_units == ["c"]
