@@ -7,12 +7,10 @@ and cells in disagreement inside each max-distance disk. Prints a Markdown table
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))

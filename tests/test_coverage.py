@@ -118,7 +118,6 @@ def test_cell_areas_are_geodesic(four_units):
 
 
 def test_geographic_cell_areas_match_the_ellipsoid(tmp_path):
-    from affine import Affine
 
     from simulator.geometry import AnalysisGrid
     from simulator.terrain import Terrain
