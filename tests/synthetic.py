@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyproj
+import yaml
 from affine import Affine
 from scipy import ndimage
 
-from simulator.terrain import Terrain
+from simulator.terrain import Terrain, write_geotiff
 
 UTM55 = "EPSG:32655"
 #: Origin of synthetic UTM grids: on the zone's central meridian (147 E), about 45 N.
@@ -45,3 +48,23 @@ def cell_lonlat(terrain: Terrain, row: float, col: float) -> tuple[float, float]
     x, y = terrain.transform @ (col + 0.5, row + 0.5)
     lon, lat = pyproj.Transformer.from_crs(terrain.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x, y)
     return float(lon), float(lat)
+
+
+def unit_at(terrain: Terrain, uid: str, row: float, col: float, system: str = "tor_m2", **fields) -> dict:
+    """A scenario unit entry placed at a (centre-based) pixel of a terrain."""
+    lon, lat = cell_lonlat(terrain, row, col)
+    return {"id": uid, "system": system, "lat_deg": lat, "lon_deg": lon, **fields}
+
+
+def write_scenario(folder: Path, elevation_m: np.ndarray, cell_m: float, units: list[dict], name: str = "synthetic",
+                   dem_name: str = "synthetic.tif", **extra) -> Path:
+    """A scenario YAML on a synthetic UTM DEM (written once per folder and name) in ``folder``."""
+    terrain = utm_terrain(elevation_m, cell_m)
+    dem = folder / dem_name
+    if not dem.exists():
+        write_geotiff(dem, terrain.elevation_m, terrain.transform, terrain.crs, nodata=None)
+    doc = {"schema_version": 1, "name": name, "terrain": dem.name, "k_factor": 4.0 / 3.0,
+           "assumptions": {"antenna_height_m": 20}, "units": units, **extra}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path

@@ -31,8 +31,7 @@ from simulator.compare import (
 from simulator.coverage import DEFAULT_ALTITUDES_M, LAYERS, build_coverage
 from simulator.errors import AdcovError
 from simulator.scenario import bundled_scenario, load_scenario
-from simulator.terrain import write_geotiff
-from synthetic import rough_elevation_m, utm_terrain
+from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 KURILS_2020 = str(bundled_scenario("kurils-2020"))
 KURILS_2023 = str(bundled_scenario("kurils-2023"))
@@ -292,24 +291,6 @@ def test_range_band_orders_min_nominal_max_for_the_s300v4(kurils, tmp_path):
 
 
 # --------------------------------------------------------------------------- synthetic scenarios
-
-
-def write_scenario(folder, elevation, cell_m, units, name, **extra):
-    terrain = utm_terrain(elevation, cell_m)
-    dem = folder / "synthetic.tif"
-    if not dem.exists():
-        write_geotiff(dem, terrain.elevation_m, terrain.transform, terrain.crs, nodata=None)
-    doc = {"schema_version": 1, "name": name, "terrain": dem.name, "k_factor": 4.0 / 3.0,
-           "assumptions": {"antenna_height_m": 20}, "units": units, **extra}
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def unit_at(terrain, uid, row, col, system="tor_m2", **fields):
-    x, y = terrain.transform @ (col + 0.5, row + 0.5)
-    lon, lat = pyproj.Transformer.from_crs(terrain.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x, y)
-    return {"id": uid, "system": system, "lat_deg": float(lat), "lon_deg": float(lon), **fields}
 
 
 @pytest.fixture(scope="module")

@@ -21,28 +21,11 @@ from simulator.coverage import build_coverage, slant_range_altitude_msl_m, summa
 from simulator.geometry import WGS84_GEOD, effective_radius_m
 from simulator.scenario import load_scenario
 from simulator.terrain import write_geotiff
-from synthetic import rough_elevation_m, utm_terrain
+from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 KM2 = 1e6
 #: Relative agreement asked of polygon areas vs cell counts (acceptance: 1 %).
 AREA_REL = 0.01
-
-
-def write_scenario(tmp_path, elevation, cell_m, units, name="synthetic", **extra):
-    terrain = utm_terrain(elevation, cell_m)
-    dem = tmp_path / f"{name}.tif"
-    write_geotiff(dem, terrain.elevation_m, terrain.transform, terrain.crs, nodata=None)
-    doc = {"schema_version": 1, "name": name, "terrain": dem.name, "k_factor": 4.0 / 3.0,
-           "assumptions": {"antenna_height_m": 20}, "units": units, **extra}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path, terrain
-
-
-def unit_at(terrain, uid, row, col, system="tor_m2", **fields):
-    x, y = terrain.transform @ (col + 0.5, row + 0.5)
-    lon, lat = pyproj.Transformer.from_crs(terrain.crs.to_wkt(), "EPSG:4326", always_xy=True).transform(x, y)
-    return {"id": uid, "system": system, "lat_deg": float(lat), "lon_deg": float(lon), **fields}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +39,7 @@ def four_units(tmp_path_factory):
         unit_at(terrain, "c", 170, 90, system="s300v4", range_km=30),
         unit_at(terrain, "d", 180, 190, range_km=12, antenna_height_m=5),
     ]
-    path, terrain = write_scenario(tmp, elevation, 200.0, units)
+    path = write_scenario(tmp, elevation, 200.0, units)
     coverage = build_coverage(load_scenario(path), cache=None)
     return coverage, terrain
 
@@ -182,7 +165,7 @@ def test_min_range_max_altitude_and_min_altitude_shape_the_envelope(tmp_path):
               "figures": {"min_range_km": 5, "max_range_km": 15, "max_target_altitude_m": 4000, "min_target_altitude_m": 100}}]
     terrain = utm_terrain(elevation, 200.0)
     units[0].update({k: v for k, v in unit_at(terrain, "u", 100, 100).items() if k.endswith("_deg")})
-    path, _ = write_scenario(tmp_path, elevation, 200.0, units)
+    path = write_scenario(tmp_path, elevation, 200.0, units)
     coverage = build_coverage(load_scenario(path), cache=None)
     rng = coverage.envelopes["u"].los.ground_range_m
     full = np.zeros(coverage.grid.shape, np.float32)
@@ -212,7 +195,7 @@ def test_queries_never_recompute_line_of_sight(four_units, monkeypatch):
 def test_cache_hits_corruption_and_bypass(tmp_path):
     elevation = rough_elevation_m((120, 120), seed=3)
     terrain = utm_terrain(elevation, 200.0)
-    path, _ = write_scenario(tmp_path, elevation, 200.0, [unit_at(terrain, "a", 60, 60, range_km=10)])
+    path = write_scenario(tmp_path, elevation, 200.0, [unit_at(terrain, "a", 60, 60, range_km=10)])
     scenario = load_scenario(path)
     cache = EnvelopeCache(tmp_path / "cache")
     first = build_coverage(scenario, cache=cache)
