@@ -484,41 +484,94 @@ class UnitEnvelope:
         return floor, ceiling
 
 
-def _component(name, los_floor, terrain, ground_range, antenna_alt, re_m, *, min_range_m, max_range_m, min_agl_m, max_msl_m):
-    floor = np.maximum(los_floor, terrain + np.float32(min_agl_m)).astype(np.float64)
-    if min_range_m > 0:
-        min_slant = slant_range_altitude_msl_m(ground_range, antenna_alt, min_range_m, re_m)
-        floor = np.maximum(floor, min_slant)
-    ceiling = slant_range_altitude_msl_m(ground_range, antenna_alt, max_range_m, re_m)
-    if math.isfinite(max_msl_m):
-        ceiling = np.minimum(ceiling, max_msl_m)
-    not_covered = np.isnan(floor) | (ceiling < floor)
-    floor = np.where(not_covered, np.inf, floor).astype(np.float32)
-    ceiling = np.where(not_covered, -np.inf, ceiling).astype(np.float32)
-    return EnvelopeComponent(name, floor, ceiling)
+@numba.njit(cache=True, parallel=True)
+def _layer_intervals(los_floor, terrain, ground_range, antenna_altitude_m, re_m, limits):
+    """Covered altitude interval of each component of a layer, and their union.
 
-
-def merge_components(name: str, components: Sequence[EnvelopeComponent]) -> tuple[EnvelopeComponent, ...]:
-    """The union of several intervals per cell as ONE interval where that is exact.
-
-    Weapons of a unit share the line-of-sight floor, so their intervals usually overlap:
-    when, in every cell, the covered intervals form one connected set, the union is
-    ``[min floor, max ceiling]`` and a single component answers every query exactly
-    (half the memory traffic per query). Otherwise the components are kept as they are.
+    ``limits[k] = (min_range_m, max_range_m, min_agl_m, max_msl_m)``. Per cell the floor is
+    ``max(line of sight, terrain + min_agl, min-slant altitude)`` and the ceiling
+    ``min(max-slant altitude, max_msl)`` with the slant-range altitude of the module
+    docstring (Doerry 2013, Eq. 7); an empty interval is stored as ``(+inf, -inf)``.
+    Returns the per-component floors and ceilings (float32, shape (K, rows, cols)), the
+    union's lowest floor and highest ceiling, and whether any cell's union has a gap.
     """
-    if len(components) < 2:
-        return tuple(components)
-    floors = np.stack([c.floor_msl_m for c in components])
-    ceilings = np.stack([c.ceiling_msl_m for c in components])
-    order = np.argsort(floors, axis=0, kind="stable")
-    floors_sorted = np.take_along_axis(floors, order, axis=0)
-    ceilings_sorted = np.take_along_axis(ceilings, order, axis=0)
-    reach = np.maximum.accumulate(ceilings_sorted, axis=0)
-    # a gap: an interval that starts above everything below it reaches
-    gap = (floors_sorted[1:] > reach[:-1]) & np.isfinite(floors_sorted[1:]) & np.isfinite(reach[:-1])
-    if gap.any():
-        return tuple(components)
-    return (EnvelopeComponent(name, floors.min(axis=0), ceilings.max(axis=0)),)
+    n_comp = limits.shape[0]
+    rows, cols = los_floor.shape
+    floors = np.empty((n_comp, rows, cols), dtype=np.float32)
+    ceilings = np.empty((n_comp, rows, cols), dtype=np.float32)
+    union_floor = np.empty((rows, cols), dtype=np.float32)
+    union_ceiling = np.empty((rows, cols), dtype=np.float32)
+    gap_rows = np.zeros(rows, dtype=np.bool_)
+    a_m = re_m + antenna_altitude_m
+    for r in numba.prange(rows):
+        fl_local = np.empty(n_comp)
+        ce_local = np.empty(n_comp)
+        for c in range(cols):
+            f0 = los_floor[r, c]
+            phi = ground_range[r, c] / re_m
+            perpendicular = a_m * math.sin(phi)
+            base = a_m * math.cos(phi) - re_m
+            lowest = np.inf
+            highest = -np.inf
+            for k in range(n_comp):
+                fl = np.inf
+                ce = -np.inf
+                if not math.isnan(f0):
+                    fl = max(f0, terrain[r, c] + limits[k, 2])
+                    if limits[k, 0] > 0.0:
+                        under = limits[k, 0] * limits[k, 0] - perpendicular * perpendicular
+                        if under >= 0.0:
+                            fl = max(fl, base + math.sqrt(under))
+                    under = limits[k, 1] * limits[k, 1] - perpendicular * perpendicular
+                    if under >= 0.0:
+                        ce = min(base + math.sqrt(under), limits[k, 3])
+                    if ce < fl:
+                        fl = np.inf
+                        ce = -np.inf
+                floors[k, r, c] = fl
+                ceilings[k, r, c] = ce
+                fl_local[k] = fl
+                ce_local[k] = ce
+                lowest = min(lowest, fl)
+                highest = max(highest, ce)
+            union_floor[r, c] = lowest
+            union_ceiling[r, c] = highest
+            if n_comp > 1 and not gap_rows[r]:
+                # sort the intervals by floor (insertion sort: K is a handful), then sweep:
+                # a gap is an interval starting above everything reached so far
+                for i in range(1, n_comp):
+                    fk = fl_local[i]
+                    ck = ce_local[i]
+                    j = i - 1
+                    while j >= 0 and fl_local[j] > fk:
+                        fl_local[j + 1] = fl_local[j]
+                        ce_local[j + 1] = ce_local[j]
+                        j -= 1
+                    fl_local[j + 1] = fk
+                    ce_local[j + 1] = ck
+                reach = ce_local[0]
+                for i in range(1, n_comp):
+                    if fl_local[i] == np.inf:
+                        break
+                    if fl_local[i] > reach:
+                        gap_rows[r] = True
+                        break
+                    reach = max(reach, ce_local[i])
+    return floors, ceilings, union_floor, union_ceiling, gap_rows.any()
+
+
+def layer_components(names, los: LineOfSight, terrain_m, re_m, limits) -> tuple[EnvelopeComponent, ...]:
+    """Envelope components of a layer (one per weapon or sensor), merged into one interval
+    per cell when the union is gap-free everywhere (exact; half the work per query)."""
+    if not names:
+        return ()
+    floors, ceilings, union_floor, union_ceiling, has_gap = _layer_intervals(
+        los.floor_msl_m, np.ascontiguousarray(terrain_m, dtype=np.float32), los.ground_range_m,
+        float(los.antenna_altitude_msl_m), float(re_m), np.asarray(limits, dtype=np.float64).reshape(-1, 4),
+    )
+    if len(names) == 1 or not has_gap:
+        return (EnvelopeComponent(names[0] if len(names) == 1 else "union", union_floor, union_ceiling),)
+    return tuple(EnvelopeComponent(name, floors[k], ceilings[k]) for k, name in enumerate(names))
 
 
 def build_unit_envelope(
@@ -547,23 +600,17 @@ def build_unit_envelope(
     re_m = effective_radius_m(k_factor, earth_radius_m)
     terrain = grid.elevation_m[los.window]
     layers: dict[str, tuple[EnvelopeComponent, ...]] = {}
-    detection = []
     if figures.detection_range_km:
-        detection.append(
-            _component(
-                figures.detection_name, los.floor_msl_m, terrain, los.ground_range_m, los.antenna_altitude_msl_m, re_m,
-                min_range_m=0.0, max_range_m=figures.detection_range_km * 1000.0, min_agl_m=0.0, max_msl_m=math.inf,
-            )
+        layers["detection"] = layer_components(
+            [figures.detection_name], los, terrain, re_m, [(0.0, figures.detection_range_km * 1000.0, 0.0, math.inf)]
         )
-    layers["detection"] = tuple(detection)
-    layers["engagement"] = merge_components("engagement", [
-        _component(
-            w.id, los.floor_msl_m, terrain, los.ground_range_m, los.antenna_altitude_msl_m, re_m,
-            min_range_m=w.min_range_km * 1000.0, max_range_m=w.max_range_km * 1000.0,
-            min_agl_m=w.min_target_altitude_agl_m, max_msl_m=w.max_target_altitude_msl_m,
-        )
-        for w in figures.weapons
-    ])
+    else:
+        layers["detection"] = ()
+    layers["engagement"] = layer_components(
+        [w.id for w in figures.weapons], los, terrain, re_m,
+        [(w.min_range_km * 1000.0, w.max_range_km * 1000.0, w.min_target_altitude_agl_m, w.max_target_altitude_msl_m)
+         for w in figures.weapons],
+    )
     return UnitEnvelope(figures.unit_id, figures, los, layers)
 
 

@@ -270,19 +270,32 @@ def test_summary_keys_and_assumptions(four_units):
     assert any("min_range_km unknown" in note for note in units["a"]["defaults_used"])
 
 
-def test_merge_components_is_exact_and_keeps_gaps():
-    from simulator.coverage import EnvelopeComponent, merge_components
+def test_layer_union_is_merged_only_when_exact():
+    from simulator.coverage import LineOfSight, layer_components
 
     rng = np.random.default_rng(0)
-    floor = rng.uniform(0, 1000, (20, 20)).astype(np.float32)
-    a = EnvelopeComponent("a", floor, floor + 500)
-    b = EnvelopeComponent("b", floor + 200, floor + 3000)
-    merged = merge_components("x", [a, b])
-    assert len(merged) == 1
-    for h in np.linspace(-10, 5000, 60, dtype=np.float32):
-        union = ((a.floor_msl_m <= h) & (h <= a.ceiling_msl_m)) | ((b.floor_msl_m <= h) & (h <= b.ceiling_msl_m))
-        np.testing.assert_array_equal(union, (merged[0].floor_msl_m <= h) & (h <= merged[0].ceiling_msl_m))
-    c = EnvelopeComponent("c", floor + 600, floor + 900)  # a gap between a's ceiling and c's floor
-    assert len(merge_components("x", [a, c])) == 2
-    uncovered = EnvelopeComponent("u", np.full_like(floor, np.inf), np.full_like(floor, -np.inf))
-    assert len(merge_components("x", [a, uncovered])) == 1
+    shape = (30, 40)
+    los = LineOfSight(0, 0, rng.uniform(0, 800, shape).astype(np.float32), rng.uniform(0, 60_000, shape).astype(np.float32),
+                      site_terrain_m=0.0, antenna_altitude_msl_m=20.0, max_range_m=60_000.0, n_rays=64, sample_spacing_m=50.0)
+    terrain = rng.uniform(0, 300, shape).astype(np.float32)
+    re_m = effective_radius_m(4 / 3)
+    overlapping = [(0.0, 50_000.0, 0.0, 3000.0), (2000.0, 30_000.0, 100.0, 20_000.0)]
+    gapped = [(0.0, 50_000.0, 0.0, 1500.0), (0.0, 50_000.0, 4000.0, 20_000.0)]  # nothing between 1500 m MSL and 4000 m AGL
+    merged = layer_components(["a", "b"], los, terrain, re_m, overlapping)
+    split = layer_components(["a", "b"], los, terrain, re_m, gapped)
+    assert len(merged) == 1 and len(split) == 2
+    for limits, comps in ((overlapping, merged), (gapped, split)):
+        singles = [layer_components([n], los, terrain, re_m, [lim])[0] for n, lim in zip("ab", limits)]
+        for h in np.linspace(-10, 25_000, 80, dtype=np.float32):
+            union = np.zeros(shape, bool)
+            for c in singles:
+                union |= (c.floor_msl_m <= h) & (h <= c.ceiling_msl_m)
+            got = np.zeros(shape, bool)
+            for c in comps:
+                got |= (c.floor_msl_m <= h) & (h <= c.ceiling_msl_m)
+            np.testing.assert_array_equal(got, union)
+    # a single component follows the slant-range formula
+    (single,) = layer_components(["d"], los, terrain, re_m, [(0.0, 40_000.0, 0.0, math.inf)])
+    expected = slant_range_altitude_msl_m(los.ground_range_m, 20.0, 40_000.0, re_m)
+    ok = np.isfinite(single.ceiling_msl_m)
+    np.testing.assert_allclose(single.ceiling_msl_m[ok], expected[ok], rtol=1e-6, atol=0.01)
