@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--range", dest="range_mode", choices=RANGE_MODES, default="nominal", help="which published figure of a spread to use (default nominal)")
     p.add_argument("--as-of", help="only units deployed and not withdrawn on this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    p.add_argument("--out", metavar="DIR", help="also write a report folder: GeoJSON, KML/KMZ, GeoTIFF, PNG maps, CSV/JSON, assumptions")
     add_cache_options(p)
     p.set_defaults(func=run)
 
@@ -55,23 +56,36 @@ def run(args: argparse.Namespace) -> int:
     result = summarize(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=args.altitude_ref)
     result["scenario_file"] = str(args.scenario)
     result["active_units"] = coverage.unit_ids
+    written = []
+    if args.out:
+        from simulator.export import write_run_report
+
+        written = write_run_report(coverage, result, args.out, altitudes_m=altitudes, layers=layers, altitude_ref=args.altitude_ref)
     if args.json:
+        if args.out:
+            result = {**result, "report_files": [str(p) for p in written]}
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print_summary(result)
+        if written:
+            print(f"Report written to {args.out} ({len(written)} files):")
+            for path in written:
+                print(f"  {path}")
     return 0
 
 
 def print_summary(result: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    # a pipe or a file gets full-width tables rather than rich's 80-column default
+    console = Console(width=None if sys.stdout.isatty() else 160)
     units = result["active_units"]
     for layer, rows in result["layers"].items():
         table = Table(title=f"{result['scenario']} - {layer} coverage", title_justify="left")
-        table.add_column(f"altitude [m {rows[0]['altitude_ref'].upper()}]" if rows else "altitude", justify="right")
+        table.add_column(escape(f"altitude [m {rows[0]['altitude_ref'].upper()}]") if rows else "altitude", justify="right")
         table.add_column("covered km²", justify="right")
         table.add_column("max depth", justify="right")
         for uid in units:
