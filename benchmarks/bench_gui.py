@@ -1,0 +1,132 @@
+"""GUI responsiveness: slider move and withdraw toggle -> repainted overlay (not a test).
+
+Opens the bundled Kuril 2020 scenario offscreen at its default resolution, with the envelopes
+already cached (a first load fills the cache), then times, as the median of N repeats:
+
+* **slider**: ``altitude_slider.setValue(...)`` -> overlay recomputed from the cached envelopes
+  (the debounce timer is flushed at once, so its 30 ms quiet time is not counted) ->
+  ``map.viewport().repaint()`` (a synchronous repaint) -> ``processEvents()``;
+* **toggle**: unticking / ticking a unit's check box (``QTreeWidgetItem.setCheckState``) ->
+  the same, with no debounce (a toggle redraws at once);
+
+for every view mode. Target (issue 5): <= 50 ms on the Kuril scenario. Also printed: the
+area-vs-altitude curve (debounced 150 ms, off the critical path) and a cold open.
+
+Run:  QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TARGET_MS = 50.0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--scenario", default="kurils-2020")
+    args = parser.parse_args(argv)
+
+    from PySide6 import QtCore, QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bench_gui"])
+    from gui.main_window import MainWindow
+    from gui.state import VIEWS
+    from simulator.scenario import bundled_scenario
+
+    path = bundled_scenario(args.scenario)
+    settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat)
+
+    def open_window(comparison=None):
+        window = MainWindow(settings=settings)
+        window.resize(1400, 900)
+        window.show()
+        t0 = time.perf_counter()
+        window.open_scenario(path, comparison=comparison)
+        while not (window.is_ready() and (comparison is None or window.session.comparison is not None)):
+            app.processEvents()
+            if window.last_error is not None:
+                raise SystemExit(f"cannot open {path}: {window.last_error}")
+            time.sleep(0.002)
+        return window, time.perf_counter() - t0
+
+    first, first_s = open_window()  # fills the envelope cache if it was empty
+    first.close()
+    window, warm_s = open_window(bundled_scenario("kurils-2023") if args.scenario == "kurils-2020" else None)
+    grid = window.session.coverage.grid
+    print(f"scenario {window.session.scenario.name}: grid {grid.n_rows} x {grid.n_cols} cells, "
+          f"{len(window.session.unit_ids)} units; first open {first_s:.2f} s, reopen with cached envelopes {warm_s:.2f} s")
+    for _ in range(10):
+        app.processEvents()
+
+    def repaint():
+        window.map.viewport().repaint()
+        app.processEvents()
+
+    def time_slider() -> list[float]:
+        slider = window.altitude_slider
+        positions = [slider.maximum() * f for f in (0.35, 0.55, 0.75, 0.9)]
+        times = []
+        for i in range(args.repeats + 2):
+            t0 = time.perf_counter()
+            slider.setValue(int(positions[i % len(positions)]))
+            window.flush(curves=False)  # skip the 30 ms quiet time; the curve has its own timer
+            repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        return times[2:]
+
+    def time_toggle() -> list[float]:
+        item = window.unit_items[window.session.unit_ids[0]]
+        times = []
+        for i in range(args.repeats + 2):
+            state = QtCore.Qt.CheckState.Unchecked if i % 2 == 0 else QtCore.Qt.CheckState.Checked
+            t0 = time.perf_counter()
+            item.setCheckState(0, state)
+            repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        return times[2:]
+
+    rows = []
+    for view in VIEWS:
+        window.state.set(view=view)
+        window.flush()
+        repaint()
+        slider_ms = statistics.median(time_slider())
+        toggle_ms = statistics.median(time_toggle())
+        rows.append((view, slider_ms, toggle_ms))
+    window.state.set(view="coverage")
+    window.flush()
+    curve = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        window._refresh_curves()
+        curve.append((time.perf_counter() - t0) * 1000)
+
+    print(f"\nmedian of {args.repeats}, ms (target <= {TARGET_MS:g} ms to a repainted overlay)")
+    print(f"{'view':<12} {'slider':>8} {'toggle':>8}")
+    worst = 0.0
+    for view, slider_ms, toggle_ms in rows:
+        worst = max(worst, slider_ms, toggle_ms)
+        print(f"{view:<12} {slider_ms:8.1f} {toggle_ms:8.1f}")
+    print(f"\narea-vs-altitude curve (31 altitudes, debounced 150 ms, not in the figures above): "
+          f"{statistics.median(curve):.1f} ms")
+    print("slider debounce (quiet time before a redraw while dragging): 30 ms")
+    verdict = "meets" if worst <= TARGET_MS else "MISSES"
+    print(f"worst median {worst:.1f} ms: {verdict} the {TARGET_MS:g} ms target")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
