@@ -48,7 +48,7 @@ import numpy as np
 
 from simulator.cache import EnvelopeCache
 from simulator.coverage import (
-    ALTITUDE_REFS,
+    check_query,
     DEFAULT_ALTITUDES_M,
     LAYERS,
     CancelToken,
@@ -237,29 +237,8 @@ class Comparison:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_query(altitudes_m: Iterable[float], altitude_ref: str, layers: Iterable[str]) -> tuple[list[float], str, list[str]]:
-    if altitude_ref not in ALTITUDE_REFS:
-        raise AdcovError(f"altitude_ref: {altitude_ref!r} is not valid; expected one of {', '.join(ALTITUDE_REFS)}")
-    layers = [layers] if isinstance(layers, str) else list(layers)
-    bad = [layer for layer in layers if layer not in LAYERS]
-    if bad or not layers:
-        raise AdcovError(f"layers: {', '.join(map(repr, bad)) or 'none given'} not valid; expected one or more of {', '.join(LAYERS)}")
-    altitudes = []
-    if np.ndim(altitudes_m) == 0:
-        values = [altitudes_m]
-    else:
-        values = altitudes_m.ravel().tolist() if isinstance(altitudes_m, np.ndarray) else list(altitudes_m)
-    for value in values:
-        try:
-            altitude = float(value)
-        except (TypeError, ValueError):
-            raise AdcovError(f"altitudes_m: {value!r} is not a number; expected altitudes in metres") from None
-        if not math.isfinite(altitude):
-            raise AdcovError(f"altitudes_m: {value!r} is not finite; expected altitudes in metres")
-        altitudes.append(altitude)
-    if not altitudes:
-        raise AdcovError("altitudes_m: expected at least one altitude [m]")
-    return altitudes, altitude_ref, layers
+def _check_query(altitudes_m, altitude_ref: str, layers) -> tuple[list[float], str, list[str]]:
+    return check_query(altitudes_m, altitude_ref, layers)
 
 
 def _grid_difference(a, b) -> str | None:

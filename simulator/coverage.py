@@ -118,7 +118,7 @@ def _add_covered_tiled(depth, row0, col0, floor, ceiling, terrain, bounds, altit
 
 
 @numba.njit(cache=True, parallel=True)
-def _area_where_positive(values, cell_area_m2):
+def area_where_positive_m2(values, cell_area_m2):
     """Sum of ``cell_area_m2`` where ``values > 0`` (row sums in parallel). [m^2]"""
     rows, cols = values.shape
     row_sums = np.zeros(rows)
@@ -139,6 +139,35 @@ class CancelToken:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+
+def check_query(altitudes_m, altitude_ref: str, layers, *, unique: bool = False) -> tuple[list[float], str, list[str]]:
+    """Validate the arguments of a coverage query: altitudes [m] (a number or an iterable of
+    finite numbers), an altitude reference and one or more layers; ``unique`` refuses
+    repeated altitudes or layers. Raises AdcovError naming the bad value and what is valid."""
+    if altitude_ref not in ALTITUDE_REFS:
+        raise AdcovError(f"altitude_ref: {altitude_ref!r} is not valid; expected one of {', '.join(ALTITUDE_REFS)}")
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    bad = [layer for layer in layers if layer not in LAYERS]
+    if bad or not layers:
+        raise AdcovError(f"layers: {', '.join(map(repr, bad)) or 'none given'} not valid; expected one or more of {', '.join(LAYERS)}")
+    values = [altitudes_m] if np.ndim(altitudes_m) == 0 else list(np.asarray(altitudes_m, dtype=object).ravel())
+    altitudes = []
+    for value in values:
+        try:
+            altitude = float(value)
+        except (TypeError, ValueError):
+            raise AdcovError(f"altitudes_m: {value!r} is not a number; expected altitudes in metres") from None
+        if not math.isfinite(altitude):
+            raise AdcovError(f"altitudes_m: {value!r} is not finite; expected altitudes in metres")
+        altitudes.append(altitude)
+    if not altitudes:
+        raise AdcovError("altitudes_m: expected at least one altitude [m]")
+    if unique and len(set(layers)) != len(layers):
+        raise AdcovError(f"layers: {', '.join(layers)} lists a layer twice")
+    if unique and len(set(altitudes)) != len(altitudes):
+        raise AdcovError(f"altitudes_m: {', '.join(f'{a:g}' for a in altitudes)} lists an altitude twice")
+    return altitudes, altitude_ref, layers
 
 
 def _check_choice(name: str, value: str, valid: Sequence[str]) -> str:
@@ -736,7 +765,7 @@ class Coverage:
             raise AdcovError(f"mask shape {mask.shape} is not the analysis grid's {self.grid.shape}")
         if mask.dtype == np.bool_:
             mask = mask.view(np.uint8)
-        return float(_area_where_positive(mask, self.grid.cell_area_m2) / 1e6)
+        return float(area_where_positive_m2(mask, self.grid.cell_area_m2) / 1e6)
 
     def polygons(self, mask: np.ndarray, *, lonlat: bool = False):
         """Polygons of a mask: shapely MultiPolygon in the grid's equal-area CRS [m], or

@@ -68,13 +68,13 @@ import numpy as np
 
 from simulator.cache import EnvelopeCache
 from simulator.coverage import (
-    ALTITUDE_REFS,
     DEFAULT_ALTITUDES_M,
     LAYERS,
     CancelToken,
+    check_query,
     Coverage,
     ProgressCallback,
-    _area_where_positive,
+    area_where_positive_m2,
     build_unit_envelope,
 )
 from simulator.errors import AdcovError, ComputationCancelled
@@ -423,29 +423,8 @@ def compute_unit_masks(job: EnvelopeJob) -> UnitMasks:
 
 
 def _check_query(altitudes_m, altitude_ref: str, layers) -> tuple[tuple[float, ...], str, tuple[str, ...]]:
-    if altitude_ref not in ALTITUDE_REFS:
-        raise AdcovError(f"altitude_ref: {altitude_ref!r} is not valid; expected one of {', '.join(ALTITUDE_REFS)}")
-    layers = (layers,) if isinstance(layers, str) else tuple(layers)
-    bad = [layer for layer in layers if layer not in LAYERS]
-    if bad or not layers:
-        raise AdcovError(f"layers: {', '.join(map(repr, bad)) or 'none given'} not valid; expected one or more of {', '.join(LAYERS)}")
-    if len(set(layers)) != len(layers):
-        raise AdcovError(f"layers: {', '.join(layers)} lists a layer twice")
-    values = [altitudes_m] if np.ndim(altitudes_m) == 0 else list(np.asarray(altitudes_m, dtype=object).ravel())
-    altitudes = []
-    for value in values:
-        try:
-            altitude = float(value)
-        except (TypeError, ValueError):
-            raise AdcovError(f"altitudes_m: {value!r} is not a number; expected altitudes in metres") from None
-        if not math.isfinite(altitude):
-            raise AdcovError(f"altitudes_m: {value!r} is not finite; expected altitudes in metres")
-        altitudes.append(altitude)
-    if not altitudes:
-        raise AdcovError("altitudes_m: expected at least one altitude [m]")
-    if len(set(altitudes)) != len(altitudes):
-        raise AdcovError(f"altitudes_m: {', '.join(f'{a:g}' for a in altitudes)} lists an altitude twice")
-    return tuple(altitudes), altitude_ref, layers
+    altitudes, altitude_ref, layers = check_query(altitudes_m, altitude_ref, layers, unique=True)
+    return tuple(altitudes), altitude_ref, tuple(layers)
 
 
 def _check_unit_ids(scenario, unit_ids, what: str) -> list[str]:
@@ -944,7 +923,7 @@ class _EnsembleAggregator:
                     self.results[key].or_into(covered, li, ai)
                 self.counts[li, ai] += covered
                 # exactly Coverage.area_km2
-                self.areas_km2[member.index, li, ai] = float(_area_where_positive(covered.view(np.uint8), cell_area_m2) / 1e6)
+                self.areas_km2[member.index, li, ai] = float(area_where_positive_m2(covered.view(np.uint8), cell_area_m2) / 1e6)
         for key in self.member_keys[member.index]:
             self.uses[key] -= 1
             if self.uses[key] == 0 and not any(key in keys for keys in self.fixed_keys.values()):
