@@ -35,10 +35,7 @@ from simulator.cache import EnvelopeCache
 from simulator.errors import AdcovError
 from simulator.scenario import bundled_scenario
 
-try:  # the export API (simulator/export.py)
-    from simulator import export as _export
-except ImportError:  # pragma: no cover - only while export.py is being written
-    _export = None
+from simulator import export as _export
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)  # per item where it shows
 qt_compat.protect_none()  # PySide6 6.12 on CPython 3.11 leaks references to None
@@ -418,12 +415,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_export_view = export_menu.addAction("View as on screen (PNG)…", lambda: self.export_view_png())
         self.act_export_geojson = export_menu.addAction("GeoJSON…", lambda: self.export_geojson())
         self.act_export_kml = export_menu.addAction("KML…", lambda: self.export_kml())
-        missing = self._export_missing()
-        for act in (self.act_export_map, self.act_export_geojson, self.act_export_kml):
-            if missing:
-                act.setEnabled(False)
-                act.setToolTip(missing)
-                act.setStatusTip(missing)
         export_menu.setToolTipsVisible(True)
         file_menu.addSeparator()
         file_menu.addAction("&Quit", self.close).setShortcut(QtGui.QKeySequence.StandardKey.Quit)
@@ -443,21 +434,13 @@ class MainWindow(QtWidgets.QMainWindow):
         help_menu.addAction("About adcov", self._about)
         self._refresh_recent_menu()
 
-    def _export_missing(self) -> str:
-        if _export is None:
-            return "Needs simulator.export (the report-file API), which is not installed in this adcov."
-        needed = ("render_map_png", "coverage_geojson", "write_kml", "coverage_features")
-        absent = [n for n in needed if not hasattr(_export, n)]
-        return f"simulator.export lacks {', '.join(absent)}" if absent else ""
-
     def _set_enabled(self, on: bool) -> None:
         for w in (self.units_dock.widget(), self.controls_dock.widget()):
             w.setEnabled(on)
         for act in (self.act_save, self.act_compare, self.act_export_view):
             act.setEnabled(on)
-        missing = self._export_missing()
         for act in (self.act_export_map, self.act_export_geojson, self.act_export_kml):
-            act.setEnabled(on and not missing)
+            act.setEnabled(on)
         self.act_clear_compare.setEnabled(on and self.session is not None and self.session.comparison is not None)
 
     # ================================================================== loading
@@ -1041,7 +1024,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export_map_png(self, path: str | os.PathLike | None = None) -> Task | None:
         """A publication map through ``simulator.export.render_map_png`` (in the background)."""
-        if self.session is None or self._export_missing():
+        if self.session is None:
             return None
         if path is None:
             path = dialogs.choose_save_file(self, "Export map", "", "PNG images (*.png)")
@@ -1087,7 +1070,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return coverage, _export.coverage_features(coverage, s.layer, s.altitude_m, s.altitude_ref, scenario=self.session.scenario.name)
 
     def export_geojson(self, path: str | os.PathLike | None = None) -> Path | None:
-        if self.session is None or self._export_missing():
+        if self.session is None:
             return None
         if path is None:
             path = dialogs.choose_save_file(self, "Export GeoJSON", "", "GeoJSON (*.geojson *.json)")
@@ -1108,7 +1091,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return Path(path)
 
     def export_kml(self, path: str | os.PathLike | None = None) -> Path | None:
-        if self.session is None or self._export_missing():
+        if self.session is None:
             return None
         if path is None:
             path = dialogs.choose_save_file(self, "Export KML", "", "KML (*.kml);;KMZ (*.kmz)")

@@ -34,11 +34,7 @@ from simulator.figures import UnitFigures, resolve_unit_figures
 from simulator.geometry import WGS84_GEOD
 from simulator.scenario import Scenario, UnitSpec, load_scenario
 
-try:  # the comparison API (simulator/compare.py)
-    from simulator.compare import compare_coverages, coverage_reusing
-except ImportError:  # pragma: no cover - only while compare.py is being written
-    compare_coverages = None
-    coverage_reusing = None
+from simulator.compare import compare_coverages, coverage_reusing
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -437,8 +433,6 @@ def overlay_for(session: Session, state: ViewState) -> Overlay:
 def difference_masks(session: Session, state: ViewState):
     """The comparison API's answer for the difference view (:func:`compare_coverages`)."""
     baseline, variant, b_name, v_name = session.difference_sides(state)
-    if compare_coverages is None:  # pragma: no cover - until simulator/compare.py exists
-        raise AdcovError("the comparison API (simulator.compare) is not available")
     comparison = compare_coverages(
         baseline, variant, altitudes_m=[state.altitude_m], altitude_ref=state.altitude_ref,
         layers=[state.layer], baseline_name=b_name, variant_name=v_name,
