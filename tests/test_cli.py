@@ -64,6 +64,9 @@ def test_run_agl_and_as_of(capsys):
         (["run", KURILS_2020, "--as-of", "2023-13-01"], "expected YYYY-MM-DD"),
         (["run", "no-such-file.yaml"], "no-such-file.yaml"),
         (["viewshed", "missing.tif", "--lat", "44", "--lon", "146", "--observer-height-m", "30", "--out", "x.tif"], "missing.tif"),
+        (["viewshed", "missing.tif", "--lat", "44", "--lon", "146", "--observer-height-m", "-3", "--out", "x.tif"], "--observer-height-m"),
+        (["viewshed", "missing.tif", "--lat", "95", "--lon", "146", "--observer-height-m", "3", "--out", "x.tif"], "--lat/--lon"),
+        (["viewshed", "missing.tif", "--lat", "44", "--lon", "146", "--observer-height-m", "3", "--k-factor", "0", "--out", "x.tif"], "--k-factor"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

@@ -9,6 +9,7 @@ maximum range (nodata); ``--floor-out`` writes the lowest visible altitude, floa
 from __future__ import annotations
 
 import argparse
+import math
 
 import numba
 import numpy as np
@@ -58,14 +59,27 @@ def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
     return out
 
 
-def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None, k_factor=DEFAULT_K_FACTOR):
-    """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid."""
+def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor) -> None:
+    """Refuse bad viewshed options with the option's name and what is valid (AdcovError)."""
     if target_ref not in ("agl", "msl"):
         raise AdcovError(f"target_ref: {target_ref!r} is not valid; expected agl or msl")
     if max_range_km is not None and not max_range_km > 0:
         raise AdcovError(f"--max-range-km: expected a number > 0 [km], got {max_range_km}")
+    if not (math.isfinite(observer_height_m) and observer_height_m >= 0):
+        raise AdcovError(f"--observer-height-m: expected a number >= 0 [m] above ground, got {observer_height_m}")
+    if not (math.isfinite(k_factor) and k_factor > 0):
+        raise AdcovError(f"--k-factor: expected a number > 0 (4/3 for standard refraction, 1 geometric), got {k_factor}")
+    if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 360.0):
+        raise AdcovError(f"--lat/--lon: expected latitude in [-90, 90] and longitude in [-180, 360] [deg], got {lat_deg}, {lon_deg}")
+    if not math.isfinite(target_height_m):
+        raise AdcovError(f"--target-height-m: expected a finite number [m], got {target_height_m}")
     if not target_height_m >= 0 and target_ref == "agl":
         raise AdcovError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
+
+
+def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None, k_factor=DEFAULT_K_FACTOR):
+    """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid."""
+    check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)
     grid = AnalysisGrid.from_terrain(terrain)
     max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
     los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m, with_ground_range=False)
@@ -82,6 +96,7 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
 def run(args: argparse.Namespace) -> int:
     from simulator.terrain import open_terrain, write_geotiff
 
+    check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
     terrain = open_terrain(args.dem)
     visible, floor = viewshed(
         terrain, args.lat, args.lon, args.observer_height_m, args.target_height_m,
