@@ -9,9 +9,8 @@ is array arithmetic over the stored envelopes.
 
 Geometry of the range limits (effective-earth sphere, radius ``R_eff``, antenna at
 ``a = R_eff + H0``, target at ``b = R_eff + h``, ground range ``d``, ``phi = d / R_eff``):
-the slant range is ``r**2 = a**2 + b**2 - 2 a b cos(phi)`` (law of cosines; Doerry 2013,
-Eq. 7), increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max``
-gives the ceiling ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum
+the slant range is ``r**2 = a**2 + b**2 - 2 a b cos(phi)`` (law of cosines; Doerry 2013),
+increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max`` ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum
 slant range ``R_min`` raises the floor to the same expression with ``R_min``.
 
 References
@@ -407,7 +406,7 @@ def slant_range_altitude_msl_m(
     """Altitude [m MSL] at which the slant range from the antenna equals ``slant_range_m``.
 
     ``b = a cos(phi) + sqrt(R**2 - a**2 sin(phi)**2)`` with ``a = R_eff + H0``,
-    ``phi = d / R_eff`` (module docstring, Doerry 2013 Eq. 7). ``-inf`` where even the
+    ``phi = d / R_eff`` (module docstring, Doerry 2013). ``-inf`` where even the
     closest point of that vertical is farther than ``R`` (no altitude reaches it), and
     ``-inf`` also means "no constraint" for a minimum range that every altitude satisfies:
     callers treat the two cases separately via the sign convention documented there.
@@ -520,7 +519,7 @@ def _layer_intervals(los_floor, terrain, ground_range, antenna_altitude_m, re_m,
     ``limits[k] = (min_range_m, max_range_m, min_agl_m, max_msl_m)``. Per cell the floor is
     ``max(line of sight, terrain + min_agl, min-slant altitude)`` and the ceiling
     ``min(max-slant altitude, max_msl)`` with the slant-range altitude of the module
-    docstring (Doerry 2013, Eq. 7); an empty interval is stored as ``(+inf, -inf)``.
+    docstring (Doerry 2013, law of cosines on the effective-earth sphere); an empty interval is stored as ``(+inf, -inf)``.
     Returns the per-component floors and ceilings (float32, shape (K, rows, cols)), the
     union's lowest floor and highest ceiling, and whether any cell's union has a gap.
     """

@@ -40,7 +40,7 @@ WGS84_GEOD = pyproj.Geod(ellps="WGS84")
 def effective_radius_m(k_factor: float, earth_radius_m: float = EARTH_MEAN_RADIUS_M) -> float:
     """Effective earth radius ``R_eff = k R`` of the 4/3-earth refraction model. [m]
 
-    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, section 8.2.
+    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, ch. 8 (standard refraction, 4/3 earth).
     """
     return k_factor * earth_radius_m
 
@@ -204,7 +204,7 @@ def cell_areas_m2(crs: pyproj.CRS, transform: Affine, shape: tuple[int, int]) ->
 
     Geographic grids: the exact area of each cell (bounded by two parallels and two
     meridians) on the CRS's ellipsoid, Snyder (1987) Eq. 3-12; cells of a row are equal. Projected grids: nominal cell area divided
-    by the areal scale factor ``h * k`` at the cell centre (Snyder 1987, Eq. 4-2), sampled
+    by the areal scale factor ``h * k`` at the cell centre (Snyder 1987, ch. 4), sampled
     on a coarse lattice and interpolated bilinearly (it varies slowly).
     """
     n_rows, n_cols = shape

@@ -10,7 +10,7 @@ the point, with the same model as the kernel (:mod:`simulator.visibility`):
   as the kernel samples it;
 * earth curvature and standard refraction use the effective-earth model ``R_eff = k R``: a
   point at ground range ``s`` lies ``s**2 / (2 R_eff)`` below the antenna's tangent plane
-  ([1]_ section 8.2, [2]_ Eq. 9);
+  ([1]_ ch. 8, [2]_);
 * the elevation angle of the terrain seen from the antenna is
 
       tan(theta(s)) = (z(s) - s**2 / (2 R_eff) - H0) / s                                   (1)
@@ -28,7 +28,7 @@ The *sight line* is the straight ray (straight in the antenna's tangent-plane fr
 antenna to the point's floor; it grazes the terrain at the *masking sample*, the sample that
 attains ``M``. In the classic radio-profile chart one plots heights plus the earth bulge
 ``s (D - s) / (2 R_eff)`` (``D`` the path length): the sight line is then a straight segment
-and the sea surface an arc ([1]_ Fig. 8.5); :attr:`LineOfSightProfile.earth_bulge_m` gives
+and the sea surface an arc ([1]_ ch. 8); :attr:`LineOfSightProfile.earth_bulge_m` gives
 that offset.
 
 The profile samples the true geodesic densely, while the envelope interpolates between the
@@ -38,7 +38,7 @@ two rays that bracket a cell's azimuth; the two agree to the terrain's interpola
 References
 ----------
 .. [1] Skolnik, M. I., *Introduction to Radar Systems*, 3rd ed., McGraw-Hill, 2001,
-       section 8.2 (propagation over a spherical earth; 4/3 earth radius).
+       ch. 8 (propagation over a spherical earth; 4/3 earth radius).
 .. [2] Doerry, A. W., "Earth Curvature and Atmospheric Refraction Effects on Radar Signal
        Propagation", Sandia Report SAND2012-10690, 2013.
 .. [3] Franklin, W. R. and Ray, C., "Higher isn't necessarily better: visibility
@@ -214,7 +214,7 @@ def line_of_sight_profile(
     z = np.asarray(terrain.sample_m(lat_s, lon_s, outside="nan"), dtype=float)
     z[0], z[-1] = site_ground_m, target_ground_m
 
-    drop = s * s / (2.0 * re_m)  # [1] section 8.2, [2] Eq. 9
+    drop = s * s / (2.0 * re_m)  # [1] ch. 8, [2]
     bulge = s * (distance_m - s) / (2.0 * re_m)
     with np.errstate(divide="ignore", invalid="ignore"):
         tan_theta = (z - drop - antenna_alt_m) / s  # Eq. (1)

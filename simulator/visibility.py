@@ -8,10 +8,10 @@ Model
 -----
 The observer (antenna) stands at altitude ``H0 = terrain(site) + antenna_height_m`` [m MSL].
 Rays leave it at evenly spaced geodesic azimuths; along each ray the terrain is sampled
-bilinearly, finely near the antenna and about half a DEM cell apart beyond. Earth curvature and standard
-refraction are handled with the effective-earth model: over a sphere of radius
+bilinearly, finely near the antenna and about half a DEM cell apart beyond. Earth curvature
+and standard refraction are handled with the effective-earth model: over a sphere of radius
 ``R_eff = k * R`` a point at ground range ``s`` and altitude ``z`` lies
-``s**2 / (2 R_eff)`` below the observer's tangent plane [1]_ (Eq. 2.3), [2]_ (Eq. 9). Its
+``s**2 / (2 R_eff)`` below the observer's tangent plane [1]_, [2]_. Its
 elevation angle seen from the observer is (tangent form)
 
     tan(theta(s)) = (z(s) - s**2 / (2 R_eff) - H0) / s                                    (1)
@@ -24,13 +24,13 @@ terrain in front of it [3]_:
 
 Over a smooth sphere (z = 0) the maximum of (1) is at the horizon ``u* = sqrt(2 R_eff H0)``
 and (2) reduces to ``floor(s) = (s - sqrt(2 R_eff H0))**2 / (2 R_eff)``, i.e. the classic
-radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [1]_ (Eq. 2.4), which the tests
+radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [1]_, which the tests
 check.
 
 References
 ----------
 .. [1] Skolnik, M. I., *Introduction to Radar Systems*, 3rd ed., McGraw-Hill, 2001,
-       section 8.2 (propagation over a spherical earth; 4/3 earth radius).
+       ch. 8 (propagation over a spherical earth; 4/3 earth radius).
 .. [2] Doerry, A. W., "Earth Curvature and Atmospheric Refraction Effects on Radar Signal
        Propagation", Sandia Report SAND2012-10690, 2013.
 .. [3] Franklin, W. R. and Ray, C., "Higher isn't necessarily better: visibility
@@ -110,7 +110,7 @@ def azimuth_rad(x, y):
 
     Same as ``atan2(x, y) mod 2 pi`` to < 1e-8 rad, about twice as fast: octant reduction,
     then ``atan(t) = pi/6 + atan((sqrt(3) t - 1) / (t + sqrt(3)))`` for ``t > tan(pi/12)``
-    and the Taylor series to ``t**11`` (Abramowitz & Stegun 4.4.42 and 4.4.34).
+    and the Taylor series to ``t**11`` (Abramowitz & Stegun, ch. 4.4: the addition formula and the series of arctan).
     """
     ax = abs(x)
     ay = abs(y)
@@ -405,7 +405,7 @@ def smooth_sphere_floor_msl(ground_range_m, antenna_altitude_msl_m, effective_ra
     """Floor over a smooth sphere at sea level: closed form used to check the kernel.
 
     ``floor(d) = (d - sqrt(2 R_eff h1))**2 / (2 R_eff)`` beyond the horizon and 0 within it
-    (Skolnik 2001, Eq. 8.11 rearranged; see the module docstring).
+    (Skolnik 2001, ch. 8, rearranged; see the module docstring).
 
     Parameters
     ----------
@@ -425,7 +425,7 @@ def smooth_sphere_floor_msl(ground_range_m, antenna_altitude_msl_m, effective_ra
 def radar_horizon_m(antenna_height_m, target_height_m, effective_radius_m):
     """Smooth-sphere radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [m].
 
-    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, Eq. 8.11 (with R_eff = k R).
+    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, ch. 8 (with R_eff = k R).
     """
     return math.sqrt(2.0 * effective_radius_m * antenna_height_m) + math.sqrt(
         2.0 * effective_radius_m * target_height_m
