@@ -10,8 +10,9 @@ is array arithmetic over the stored envelopes.
 Geometry of the range limits (effective-earth sphere, radius ``R_eff``, antenna at
 ``a = R_eff + H0``, target at ``b = R_eff + h``, ground range ``d``, ``phi = d / R_eff``):
 the slant range is ``r**2 = a**2 + b**2 - 2 a b cos(phi)`` (law of cosines; Doerry 2013),
-increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max`` ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum
-slant range ``R_min`` raises the floor to the same expression with ``R_min``.
+increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max`` gives the
+ceiling ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum slant range
+``R_min`` raises the floor to the same expression with ``R_min``.
 
 References
 ----------
