@@ -44,7 +44,7 @@ DEFAULT_ALTITUDES_M = (30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 20000.0)
 ProgressCallback = Callable[[float, str], None]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _add_covered(depth, row0, col0, floors, ceilings, terrain, altitude_m, is_agl):
     """``depth[window] += 1`` where any component covers the altitude (MSL, or AGL on terrain)."""
     n_comp, rows, cols = floors.shape
@@ -61,7 +61,7 @@ def _add_covered(depth, row0, col0, floors, ceilings, terrain, altitude_m, is_ag
 QUERY_TILE = 32
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _tile_bounds(floor, ceiling, terrain, use_terrain):
     """Per tile: min/max floor and min/max ceiling (minus the terrain when ``use_terrain``)."""
     rows, cols = floor.shape
@@ -91,7 +91,7 @@ def _tile_bounds(floor, ceiling, terrain, use_terrain):
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _add_covered_tiled(depth, row0, col0, floor, ceiling, terrain, bounds, altitude_m, is_agl):
     """``depth[window] += 1`` where ``floor <= h <= ceiling``, deciding whole tiles from
     their bounds and reading cells only in tiles the coverage boundary crosses."""
@@ -117,7 +117,7 @@ def _add_covered_tiled(depth, row0, col0, floor, ceiling, terrain, bounds, altit
                     depth[row0 + r, col0 + c] += 1
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def area_where_positive_m2(values, cell_area_m2):
     """Sum of ``cell_area_m2`` where ``values > 0`` (row sums in parallel). [m^2]"""
     rows, cols = values.shape
@@ -513,7 +513,7 @@ class UnitEnvelope:
         return floor, ceiling
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _layer_intervals(los_floor, terrain, ground_range, antenna_altitude_m, re_m, limits):
     """Covered altitude interval of each component of a layer, and their union.
 

@@ -24,7 +24,6 @@ from functools import cached_property
 import numpy as np
 import pyproj
 from affine import Affine
-from scipy import ndimage
 
 from simulator.errors import OutsideTerrainError
 
@@ -226,6 +225,9 @@ def cell_areas_m2(crs: pyproj.CRS, transform: Affine, shape: tuple[int, int]) ->
     lon, lat = to_lonlat.transform(x, y)
     factors = pyproj.Proj(crs).get_factors(lon, lat)
     areal = np.asarray(factors.areal_scale, dtype=float)
+    # imported here: scipy costs 0.2 s to import, and a one-off viewshed never needs it
+    from scipy import ndimage
+
     rr, cc = np.meshgrid(np.arange(n_rows) / stride, np.arange(n_cols) / stride, indexing="ij")
     areal_full = ndimage.map_coordinates(areal, [rr, cc], order=1, mode="nearest")
     return nominal_m2 / areal_full

@@ -61,7 +61,7 @@ import rasterio.errors
 import rasterio.fill
 import rasterio.merge
 from affine import Affine
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 
 from simulator.errors import OutsideTerrainError, TerrainError
 
@@ -138,7 +138,8 @@ class Terrain:
         :meth:`from_array`).
     content_hash : str
         SHA-256 (hex) of the elevation bytes (little-endian float32), shape, transform and CRS
-        WKT. Stable across runs and machines; computed once, at construction (pass ``""``).
+        WKT. Stable across runs and machines; computed once, on first use (a one-off
+        viewshed never needs it).
     void_filled : numpy.ndarray or None
         Read-only boolean grid, True where a void was filled; None when none was.
     notes : tuple of str
@@ -152,7 +153,6 @@ class Terrain:
     source_paths: tuple[Path, ...]
     void_cells_filled: int
     void_policy: str
-    content_hash: str = ""
     void_filled: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
 
@@ -198,12 +198,14 @@ class Terrain:
         object.__setattr__(self, "void_cells_filled", int(self.void_cells_filled))
         object.__setattr__(self, "void_filled", void_filled)
         object.__setattr__(self, "notes", tuple(self.notes))
-        if not self.content_hash:
-            object.__setattr__(self, "content_hash", _content_hash(elevation_m, transform, crs))
 
     def __getstate__(self) -> dict:
-        # Fields only: cached properties (pyproj transformers, footprint) are rebuilt on demand.
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        # Fields only: cached properties (pyproj transformers, footprint) are rebuilt on
+        # demand, except the content hash, which is cheap to carry and dear to recompute.
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if "content_hash" in self.__dict__:
+            state["content_hash"] = self.__dict__["content_hash"]
+        return state
 
     def __setstate__(self, state: dict) -> None:
         for name, value in state.items():
@@ -211,6 +213,11 @@ class Terrain:
                 value = value.copy() if not value.flags.owndata else value
                 value.flags.writeable = False  # unpickled arrays come back writeable
             object.__setattr__(self, name, value)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of elevation, shape, transform and CRS (see the class docstring)."""
+        return _content_hash(self.elevation_m, self.transform, self.crs)
 
     @classmethod
     def from_array(
@@ -721,6 +728,9 @@ def _read_terrain(files: tuple[Path, ...], void_policy: str) -> Terrain:
     n_void = int(void.sum())
     if n_void:
         elevation_m = _resolve_voids(elevation_m, void, transform, crs, void_policy, where, mosaic=len(files) > 1)
+    # the grid is ours alone: freezing it spares Terrain a defensive copy
+    elevation_m = np.ascontiguousarray(elevation_m, dtype=np.float32)
+    elevation_m.flags.writeable = False
     return Terrain(
         elevation_m=elevation_m,
         transform=transform,
@@ -774,8 +784,13 @@ def _open_dataset(path: Path):
         ds.close()
 
 
-def _void_cells(values: np.ndarray, masked: np.ndarray) -> np.ndarray:
-    return masked | np.isin(values, VOID_VALUES_M) | ~np.isfinite(values)
+def _void_cells(values: np.ndarray, masked: np.ndarray | None) -> np.ndarray:
+    void = ~np.isfinite(values)
+    for void_value in VOID_VALUES_M:
+        void |= values == void_value
+    if masked is not None:
+        void |= masked
+    return void
 
 
 def _scale_offset(ds) -> tuple[float, float]:
@@ -784,11 +799,16 @@ def _scale_offset(ds) -> tuple[float, float]:
 
 def _read_single(ds, notes: list[str]):
     try:
-        band = ds.read(1, masked=True)
+        # direct I/O skips GDAL's block cache for uncompressed GeoTIFF (3x faster on big
+        # grids); other formats ignore the option
+        with rasterio.Env(GTIFF_DIRECT_IO="YES"):
+            values = ds.read(1, out_dtype="float32")
+        # the GDAL mask (nodata, mask band, alpha) only when the band has one: reading it
+        # costs a second pass over the file
+        masked = None if MaskFlags.all_valid in ds.mask_flag_enums[0] else ds.read_masks(1) == 0
     except rasterio.errors.RasterioError as exc:
         raise TerrainError(f"terrain file {ds.name} cannot be read by GDAL: {exc}") from exc
-    values = np.ma.getdata(band).astype(np.float32)
-    void = _void_cells(values, np.ma.getmaskarray(band))
+    void = _void_cells(values, masked)
     scale, offset = _scale_offset(ds)
     if (scale, offset) != (1.0, 0.0):
         values = (values * np.float32(scale) + np.float32(offset)).astype(np.float32)
@@ -894,8 +914,9 @@ def _resolve_voids(elevation_m, void, transform, crs, void_policy, where, *, mos
     return np.ascontiguousarray(filled)
 
 
-#: Larger rasters are written uncompressed (deflating 64 M float32 cells takes ~3 s).
-UNCOMPRESSED_ABOVE_CELLS = 16_000_000
+#: Larger rasters are written uncompressed: deflating 16 M float32 cells takes ~0.8 s (of
+#: a 1 s viewshed) and saves ~20 % on floors and elevations.
+UNCOMPRESSED_ABOVE_CELLS = 4_000_000
 
 
 def write_geotiff(
@@ -953,7 +974,7 @@ def write_geotiff(
         transform=transform, BIGTIFF="IF_SAFER",
     )
     if array.size <= UNCOMPRESSED_ABOVE_CELLS:
-        profile["compress"] = "deflate"  # readable by every GIS
+        profile.update(compress="deflate", num_threads="ALL_CPUS")  # readable by every GIS
     if rows >= 256 and cols >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     if nodata is not None:

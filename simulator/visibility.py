@@ -45,7 +45,7 @@ import math
 import numba
 import numpy as np
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _bilinear(grid, row, col):
     """Bilinear value of ``grid`` at fractional centre-based ``(row, col)``; clamped at edges."""
     n_rows, n_cols = grid.shape
@@ -72,7 +72,7 @@ def _bilinear(grid, row, col):
     return top * (1.0 - fr) + bottom * fr
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _lattice_lookup(lat_a, lat_b, origin_0, origin_1, step, u0, u1):
     """Bilinear lookup in two lattices sampled on a regular ``(u0, u1)`` grid."""
     i = (u0 - origin_0) / step
@@ -80,7 +80,7 @@ def _lattice_lookup(lat_a, lat_b, origin_0, origin_1, step, u0, u1):
     return _bilinear(lat_a, i, j), _bilinear(lat_b, i, j)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine):
     """Ground range of ray sample ``j``: ``n_fine`` fine steps, then coarse steps. [m]"""
     if j <= n_fine:
@@ -88,7 +88,7 @@ def sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine):
     return n_fine * fine_spacing_m + (j - n_fine) * coarse_spacing_m
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def last_sample_within(range_m, fine_spacing_m, coarse_spacing_m, n_fine):
     """Index of the last ray sample at ground range ``<= range_m`` (``range_m >= 0``)."""
     fine_end_m = n_fine * fine_spacing_m
@@ -104,35 +104,30 @@ _SQRT3 = math.sqrt(3.0)
 _TAN_PI_12 = 2.0 - math.sqrt(3.0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def azimuth_rad(x, y):
-    """Azimuth clockwise from north, in [0, 2 pi), of the vector (east x, north y).
+    """Azimuth clockwise from north, in [0, 2 pi], of the vector (east x, north y).
 
-    Same as ``atan2(x, y) mod 2 pi`` to < 1e-8 rad, about twice as fast: octant reduction,
-    then ``atan(t) = pi/6 + atan((sqrt(3) t - 1) / (t + sqrt(3)))`` for ``t > tan(pi/12)``
-    and the Taylor series to ``t**11`` (Abramowitz & Stegun, ch. 4.4: the addition formula and the series of arctan).
+    Same as ``atan2(x, y) mod 2 pi`` to < 1e-8 rad (``2 pi`` itself may come back just west
+    of north: callers wrap it), several times faster: octant reduction, then
+    ``atan(t) = pi/6 + atan((sqrt(3) t - 1) / (t + sqrt(3)))`` for ``t > tan(pi/12)`` and the
+    Taylor series to ``t**11`` (Abramowitz & Stegun, ch. 4.4: the addition formula and the
+    series of arctan). Conditional expressions, no early return: the compiler can turn
+    them into selects.
     """
     ax = abs(x)
     ay = abs(y)
-    swap = ax > ay
-    if swap:
-        t = ay / ax
-    elif ay > 0.0:
-        t = ax / ay
-    else:
-        return 0.0
-    shift = 0.0
-    if t > _TAN_PI_12:
-        t = (_SQRT3 * t - 1.0) / (t + _SQRT3)
-        shift = math.pi / 6.0
+    lo = min(ax, ay)
+    hi = max(ax, ay)
+    t = lo / (hi if hi > 0.0 else 1.0)
+    reduced = t > _TAN_PI_12
+    t = (_SQRT3 * t - 1.0) / (t + _SQRT3) if reduced else t
     t2 = t * t
-    a = shift + t * (1.0 + t2 * (-1.0 / 3.0 + t2 * (0.2 + t2 * (-1.0 / 7.0 + t2 * (1.0 / 9.0 - t2 / 11.0)))))
-    if swap:
-        a = 0.5 * math.pi - a  # angle from north of (ax, ay)
-    # a is now the angle from north of (|x|, |y|), in [0, pi/2]
-    if y >= 0.0:
-        return a if x >= 0.0 else 2.0 * math.pi - a
-    return math.pi - a if x >= 0.0 else math.pi + a
+    a = t * (1.0 + t2 * (-1.0 / 3.0 + t2 * (0.2 + t2 * (-1.0 / 7.0 + t2 * (1.0 / 9.0 - t2 / 11.0)))))
+    a = a + math.pi / 6.0 if reduced else a
+    a = 0.5 * math.pi - a if ax > ay else a  # angle from north of (|x|, |y|)
+    a = math.pi - a if y < 0.0 else a
+    return 2.0 * math.pi - a if x < 0.0 else a
 
 
 #: Rays handled together by one thread, so that writes to the (sample, ray) layout are
@@ -140,7 +135,7 @@ def azimuth_rad(x, y):
 RAY_BLOCK = 16
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def ray_floors_msl(
     elevation_m,
     inv_row,
@@ -209,6 +204,9 @@ def ray_floors_msl(
     row_hi = n_rows - 0.5
     col_lo = -0.5
     col_hi = n_cols - 0.5
+    row_in = n_rows - 2.0  # interior box: the bilinear stencil needs no clamping
+    col_in = n_cols - 2.0
+    fine_end_m = n_fine * fine_spacing_m
     n_blocks = (n_rays + RAY_BLOCK - 1) // RAY_BLOCK
     for block in numba.prange(n_blocks):
         k0 = block * RAY_BLOCK
@@ -233,17 +231,53 @@ def ray_floors_msl(
             out[0, k0 + b] = -np.inf
         s_a = 0.0
         s_b = knot_spacing_m
-        for j in range(1, n_samples):
+        interior = False  # every ray of the block is inside the DEM's interior at both knots
+        j = 1
+        while j < n_samples:
             s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
-            while s > s_b:
-                s_a = s_b
-                s_b += knot_spacing_m
+            if s > s_b:
+                while s > s_b:
+                    s_a = s_b
+                    s_b += knot_spacing_m
+                    for b in range(nb):
+                        ra[b] = rb[b]
+                        ca[b] = cb[b]
+                        rb[b], cb[b] = _lattice_lookup(
+                            inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, s_b * cos_az[b], s_b * sin_az[b]
+                        )
+                interior = True
                 for b in range(nb):
-                    ra[b] = rb[b]
-                    ca[b] = cb[b]
-                    rb[b], cb[b] = _lattice_lookup(
-                        inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, s_b * cos_az[b], s_b * sin_az[b]
-                    )
+                    if not (
+                        0.0 <= ra[b] <= row_in and 0.0 <= rb[b] <= row_in
+                        and 0.0 <= ca[b] <= col_in and 0.0 <= cb[b] <= col_in
+                    ):
+                        interior = False
+                        break
+            if interior and j > n_fine and s >= own_cell_m:
+                # Fast path: the coarse samples up to the next knot, where no ray can leave
+                # the DEM (positions are linear between knots, the interior box is convex):
+                # no bounds tests, no clamping. Same arithmetic as the general path below.
+                # (at least sample j itself: s_b may round just below it)
+                j_end = min(max(n_fine + int((s_b - fine_end_m) / coarse_spacing_m), j), n_samples - 1)
+                for jj in range(j, j_end + 1):
+                    s = fine_end_m + (jj - n_fine) * coarse_spacing_m
+                    w = (s - s_a) / knot_spacing_m
+                    inv_s = 1.0 / s
+                    base = observer_altitude_msl_m + s * s / two_re
+                    for b in range(nb):
+                        row = ra[b] + (rb[b] - ra[b]) * w
+                        col = ca[b] + (cb[b] - ca[b]) * w
+                        out[jj, k0 + b] = base + s * max_tan[b]
+                        r0 = int(row)
+                        c0 = int(col)
+                        fr = row - r0
+                        fc = col - c0
+                        top = elevation_m[r0, c0] * (1.0 - fc) + elevation_m[r0, c0 + 1] * fc
+                        bottom = elevation_m[r0 + 1, c0] * (1.0 - fc) + elevation_m[r0 + 1, c0 + 1] * fc
+                        tan_theta = ((top * (1.0 - fr) + bottom * fr) - base) * inv_s  # Eq. (1)
+                        max_tan[b] = tan_theta if tan_theta > max_tan[b] else max_tan[b]
+                j = j_end + 1
+                continue
             w = (s - s_a) / knot_spacing_m
             drop = s * s / two_re
             inv_s = 1.0 / s
@@ -258,6 +292,7 @@ def ray_floors_msl(
                 col = ca[b] + (cb[b] - ca[b]) * w
                 if row < row_lo or row > row_hi or col < col_lo or col > col_hi:
                     left[b] = True
+                    interior = False
                     out[j, k0 + b] = np.nan
                     continue
                 # Eq. (2) with the maximum over the samples before this one
@@ -272,10 +307,11 @@ def ray_floors_msl(
                     for b in range(nb):
                         out[jj, k0 + b] = np.nan
                 break
+            j += 1
     return out
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def cell_floors_msl(
     ray_floor_msl_m,
     fine_spacing_m,
@@ -336,47 +372,83 @@ def cell_floors_msl(
     else:
         ground_range = np.empty((0, 0), dtype=np.float32)
     rays_per_rad = n_rays / (2.0 * math.pi)
-    two_re = 2.0 * effective_radius_m
+    inv_two_re = 0.5 / effective_radius_m
+    inv_fine = 1.0 / fine_spacing_m
+    inv_coarse = 1.0 / coarse_spacing_m
+    fine_end_m = n_fine * fine_spacing_m
     n_lattice_rows, n_lattice_cols = fwd_x.shape
+    inv_step = 1.0 / fwd_step_cells
     # square tiles of cells touch a compact block of the ray array (cache friendly)
     n_tile_rows = (n_rows + CELL_TILE - 1) // CELL_TILE
     n_tile_cols = (n_cols + CELL_TILE - 1) // CELL_TILE
     for tile in numba.prange(n_tile_rows * n_tile_cols):
         tr = tile // n_tile_cols
         tc = tile % n_tile_cols
+        c_start = tc * CELL_TILE
+        c_stop = min(c_start + CELL_TILE, n_cols)
+        j_start = c_start // fwd_step_cells
+        j_stop = min((c_stop - 1) // fwd_step_cells + 2, n_lattice_cols)
+        # the lattice row interpolated to the analysis row, over this tile's columns
+        row_x = np.empty(j_stop - j_start)
+        row_y = np.empty(j_stop - j_start)
+        cell_range = np.empty(CELL_TILE)
+        cell_ray = np.empty(CELL_TILE)
         for r in range(tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows)):
             i0 = r // fwd_step_cells
             i1 = min(i0 + 1, n_lattice_rows - 1)
             wr = (r - i0 * fwd_step_cells) / fwd_step_cells
-            for c in range(tc * CELL_TILE, min((tc + 1) * CELL_TILE, n_cols)):
-                j0 = c // fwd_step_cells
-                j1 = min(j0 + 1, n_lattice_cols - 1)
-                wc = (c - j0 * fwd_step_cells) / fwd_step_cells
-                x = (fwd_x[i0, j0] * (1.0 - wc) + fwd_x[i0, j1] * wc) * (1.0 - wr) + (fwd_x[i1, j0] * (1.0 - wc) + fwd_x[i1, j1] * wc) * wr
-                y = (fwd_y[i0, j0] * (1.0 - wc) + fwd_y[i0, j1] * wc) * (1.0 - wr) + (fwd_y[i1, j0] * (1.0 - wc) + fwd_y[i1, j1] * wc) * wr
-                rng = math.sqrt(x * x + y * y)
+            for jj in range(j_start, j_stop):
+                row_x[jj - j_start] = fwd_x[i0, jj] + (fwd_x[i1, jj] - fwd_x[i0, jj]) * wr
+                row_y[jj - j_start] = fwd_y[i0, jj] + (fwd_y[i1, jj] - fwd_y[i0, jj]) * wr
+            # geometry of the row first, lattice segment by segment, in branch-free loops
+            # without gathers, which vectorize
+            n_segments = max(j_stop - 1 - j_start, 1)  # one node only: a constant segment
+            for segment in range(n_segments):
+                jj = j_start + segment
+                jn = min(jj + 1, j_stop - 1)
+                # the last segment also takes a column sitting exactly on its far node
+                seg_lo = c_start if segment == 0 else jj * fwd_step_cells
+                seg_hi = c_stop if segment == n_segments - 1 else min((jj + 1) * fwd_step_cells, c_stop)
+                x0 = row_x[jj - j_start]
+                y0 = row_y[jj - j_start]
+                dx = (row_x[jn - j_start] - x0) * inv_step
+                dy = (row_y[jn - j_start] - y0) * inv_step
+                offset = jj * fwd_step_cells
+                for c in range(seg_lo, seg_hi):
+                    x = x0 + dx * (c - offset)
+                    y = y0 + dy * (c - offset)
+                    cell_range[c - c_start] = math.sqrt(x * x + y * y)
+                    cell_ray[c - c_start] = azimuth_rad(x, y) * rays_per_rad
+            for c in range(c_start, c_stop):
+                rng = cell_range[c - c_start]
                 if want_range:
                     ground_range[r, c] = rng
                 z = terrain_m[r, c]
                 if rng > max_ground_range_m:
                     floor[r, c] = np.nan
                     continue
-                if rng - own_cell_m <= 0.0:
+                reach = rng - own_cell_m
+                if reach <= 0.0:
                     floor[r, c] = z  # nothing in front of the cell
                     continue
                 # ray_floor[j] holds the maximum over samples 1..j-1: take the entry just past
-                # the last sample that can mask this cell
-                j = last_sample_within(rng - own_cell_m, fine_spacing_m, coarse_spacing_m, n_fine) + 1
+                # the last sample that can mask this cell (last_sample_within, inlined)
+                if reach <= fine_end_m:
+                    j = int(reach * inv_fine) + 1
+                else:
+                    j = n_fine + int((reach - fine_end_m) * inv_coarse) + 1
                 if j >= n_samples:
                     floor[r, c] = np.nan
                     continue
-                az = azimuth_rad(x, y)
                 # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
-                u = az * rays_per_rad
+                u = cell_ray[c - c_start]
                 k0 = int(u)
                 w = u - k0
-                k0 = k0 % n_rays
-                k1 = (k0 + 1) % n_rays
+                if k0 >= n_rays:
+                    k0 -= n_rays
+                k1 = k0 + 1
+                if k1 >= n_rays:
+                    k1 = 0
                 fa = ray_floor_msl_m[j, k0]
                 fb = ray_floor_msl_m[j, k1]
                 if math.isnan(fa) or math.isnan(fb):
@@ -386,7 +458,7 @@ def cell_floors_msl(
                     fa = fb if math.isnan(fa) else fa
                     fb = fa if math.isnan(fb) else fb
                 s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
-                base = observer_altitude_msl_m + s * s / two_re
+                base = observer_altitude_msl_m + s * s * inv_two_re
                 if fa == -np.inf or fb == -np.inf:
                     # nothing masks along one of the rays: use the other, or the ground
                     if fa == -np.inf and fb == -np.inf:
@@ -396,7 +468,7 @@ def cell_floors_msl(
                     max_tan = (fj - base) / s
                 else:
                     max_tan = ((1.0 - w) * (fa - base) + w * (fb - base)) / s  # invert Eq. (2)
-                f = observer_altitude_msl_m + rng * max_tan + rng * rng / two_re  # Eq. (2)
+                f = observer_altitude_msl_m + rng * max_tan + rng * rng * inv_two_re  # Eq. (2)
                 floor[r, c] = z if f < z else f
     return floor, ground_range
 

@@ -198,3 +198,19 @@ def test_invariants_higher_antenna_or_larger_k_never_shrink_coverage(elevation, 
 def test_earth_radius_is_the_stated_one():
     assert EARTH_MEAN_RADIUS_M == pytest.approx(6_371_008.8)
     assert effective_radius_m(4.0 / 3.0) == pytest.approx(4.0 / 3.0 * 6_371_008.8)
+
+
+def test_azimuth_matches_atan2_in_every_octant_and_on_the_axes():
+    """The fast azimuth the cell pass uses is atan2(east, north) mod 2 pi, to < 1e-8 rad."""
+    from simulator.visibility import azimuth_rad
+
+    rng = np.random.default_rng(3)
+    east = np.concatenate([rng.normal(0, 1e5, 20_000), [0.0, 1.0, -1.0, 0.0, 0.0, 5.0, -5.0, 3.0, -3.0]])
+    north = np.concatenate([rng.normal(0, 1e5, 20_000), [0.0, 0.0, 0.0, 1.0, -1.0, 5.0, 5.0, -3.0, -3.0]])
+    expected = np.mod(np.arctan2(east, north), 2 * np.pi)
+    got = np.array([azimuth_rad(x, y) for x, y in zip(east, north)])
+    # 2 pi and 0 are the same direction
+    difference = np.abs(np.angle(np.exp(1j * (got - expected))))
+    assert difference.max() < 1e-8
+    assert np.all((got >= 0) & (got <= 2 * np.pi))
+    assert azimuth_rad(0.0, 0.0) == 0.0

@@ -30,14 +30,24 @@ EXIT_OK = 0
 EXIT_USAGE_OR_INPUT = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand module named by ``argv`` (first non-option word), if it is one of ours."""
+    for word in argv:
+        if not word.startswith("-"):
+            module_name = f"simulator.cli.{word}"
+            return module_name if module_name in _SUBCOMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``adcov`` parser; with ``only``, just that subcommand (imports are not free)."""
     parser = argparse.ArgumentParser(
         prog="adcov",
         description="Air-defense coverage over real terrain from published nominal figures.",
     )
     parser.add_argument("--version", action="version", version=f"adcov {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in _SUBCOMMAND_MODULES:
+    for module_name in _SUBCOMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -49,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_requested_subcommand(words))
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE_OR_INPUT

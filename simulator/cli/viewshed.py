@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
     """uint8 visibility of a target (``target_m`` above ground or MSL) against the floor."""
     rows, cols = floor_msl_m.shape
@@ -93,16 +93,45 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
     return visible, floor
 
 
+def _warm_up() -> None:
+    """Run the whole viewshed once on a tiny grid: loads the compiled kernels from numba's cache.
+
+    Called in a thread while GDAL reads the DEM (GDAL releases the GIL), so loading the
+    kernels (~0.4 s) costs no wall time on a large DEM.
+    """
+    from affine import Affine
+
+    from simulator.terrain import Terrain
+
+    try:
+        tiny = Terrain.from_array(np.zeros((8, 8), dtype=np.float32), Affine(90.0, 0, 500_000.0, 0, -90.0, 5_000_000.0), "EPSG:32633")
+        viewshed(tiny, 45.15024, 15.00458, 10.0, 0.0)  # the centre of the tiny grid
+    except Exception:  # noqa: BLE001, S110 - only a head start: the real run reports any problem itself
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from simulator.terrain import open_terrain, write_geotiff
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
-    terrain = open_terrain(args.dem)
+    warm = threading.Thread(target=_warm_up, name="adcov-warm-up", daemon=True)
+    warm.start()
+    try:
+        terrain = open_terrain(args.dem)
+    finally:
+        warm.join()
     visible, floor = viewshed(
         terrain, args.lat, args.lon, args.observer_height_m, args.target_height_m,
         target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor,
     )
-    write_geotiff(args.out, visible, terrain.transform, terrain.crs, nodata=BEYOND_RANGE)
-    if args.floor_out:
-        write_geotiff(args.floor_out, floor, terrain.transform, terrain.crs, nodata=float("nan"))
+    # GDAL writes without the GIL: the two rasters go out side by side
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        writes = [pool.submit(write_geotiff, args.out, visible, terrain.transform, terrain.crs, nodata=BEYOND_RANGE)]
+        if args.floor_out:
+            writes.append(pool.submit(write_geotiff, args.floor_out, floor, terrain.transform, terrain.crs, nodata=float("nan")))
+        for write in writes:
+            write.result()  # re-raises a TerrainError of either write
     return 0
