@@ -209,6 +209,9 @@ COARSE_STRIDE_CELLS = 32
 #: Spacing of the exactly transformed lattice that cell ranges and azimuths come from
 #: (bilinear in between: errors ~ spacing² / 8R, under a metre). [m]
 FORWARD_LATTICE_M = 5000.0
+#: Spacing of the AEQD lattice that ray positions come from (bilinear in between: the map
+#: from the site's AEQD to the DEM grid is smooth, errors ~ spacing² / 8R, under a metre). [m]
+INVERSE_LATTICE_M = 5000.0
 #: Samples along a ray per DEM cell, and rays per cell of arc at the farthest range.
 SAMPLES_PER_CELL = 2.0
 RAYS_PER_CELL_OF_ARC = 1.0
@@ -332,12 +335,12 @@ def compute_line_of_sight(
     n_fine = int(round(NEAR_FIELD_CELLS * min_cell_m / fine_m))
     n_samples = n_fine + max(int(math.ceil((ray_range_m - n_fine * fine_m) / spacing_m)), 0) + 2
     n_rays = max(64, int(math.ceil(2.0 * math.pi * ray_range_m * RAYS_PER_CELL_OF_ARC / min_cell_m)))
-    inv_step_m = min(32.0 * spacing_m, 5000.0)
+    inv_step_m = INVERSE_LATTICE_M
     knot_m = 16.0 * spacing_m
     inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(full_transform, ray_range_m + knot_m + spacing_m, inv_step_m)
     antenna_altitude_m = ground_m + float(antenna_height_m)
     re_m = effective_radius_m(k_factor, earth_radius_m)
-    ray_floor = visibility.ray_floors_msl(
+    ray_horizon = visibility.ray_horizons(
         terrain.elevation_m,
         inv_row,
         inv_col,
@@ -357,7 +360,7 @@ def compute_line_of_sight(
     fx, fy = frame.forward_lattice(full_transform, grid.row_off + r0, grid.col_off + c0, r1 - r0, c1 - c0, stride)
     terrain_crop = np.ascontiguousarray(grid.elevation_m[r0:r1, c0:c1], dtype=np.float32)
     floor, ground_range = visibility.cell_floors_msl(
-        ray_floor,
+        ray_horizon,
         fine_m,
         spacing_m,
         n_fine,
@@ -371,7 +374,7 @@ def compute_line_of_sight(
         float(max_range_m),
         with_ground_range,
     )
-    del ray_floor
+    del ray_horizon
     result = LineOfSight(
         row0=r0,
         col0=c0,

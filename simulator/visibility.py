@@ -136,7 +136,7 @@ RAY_BLOCK = 16
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def ray_floors_msl(
+def ray_horizons(
     elevation_m,
     inv_row,
     inv_col,
@@ -153,7 +153,7 @@ def ray_floors_msl(
     effective_radius_m,
     own_cell_m,
 ):
-    """Line-of-sight floor along ``n_rays`` geodesic rays, Eq. (1)-(2) of the module docstring.
+    """Horizon along ``n_rays`` geodesic rays: the running maximum ``M(s)`` of Eq. (1).
 
     Parameters
     ----------
@@ -187,9 +187,10 @@ def ray_floors_msl(
     Returns
     -------
     float32 array (n_samples, n_rays)
-        Floor of the line of sight (lowest visible altitude, [m] MSL, not yet limited by the
-        terrain at the sample itself), sample-major so that neighbouring rays are adjacent
-        in memory. ``-inf`` where nothing masks yet, NaN once a ray has left the DEM.
+        ``M`` at each sample: the tangent of the highest terrain elevation angle seen from
+        the antenna over the samples before it (Eq. (1)); Eq. (2) turns it into the floor.
+        Sample-major, so that neighbouring rays are adjacent in memory. ``-inf`` where
+        nothing masks yet, NaN once a ray has left the DEM.
 
     Notes
     -----
@@ -207,6 +208,7 @@ def ray_floors_msl(
     row_in = n_rows - 2.0  # interior box: the bilinear stencil needs no clamping
     col_in = n_cols - 2.0
     fine_end_m = n_fine * fine_spacing_m
+    run_capacity = int(knot_spacing_m / coarse_spacing_m) + 2  # coarse samples between two knots, and then some
     n_blocks = (n_rays + RAY_BLOCK - 1) // RAY_BLOCK
     for block in numba.prange(n_blocks):
         k0 = block * RAY_BLOCK
@@ -219,6 +221,10 @@ def ray_floors_msl(
         rb = np.empty(nb)
         cb = np.empty(nb)
         left = np.zeros(nb, dtype=np.bool_)
+        # geometry of the samples of one fast run, shared by the rays of the block
+        run_w = np.empty(run_capacity)
+        run_inv_s = np.empty(run_capacity)
+        run_base = np.empty(run_capacity)
         for b in range(nb):
             azimuth_rad = 2.0 * math.pi * (k0 + b) / n_rays
             sin_az[b] = math.sin(azimuth_rad)
@@ -256,26 +262,35 @@ def ray_floors_msl(
             if interior and j > n_fine and s >= own_cell_m:
                 # Fast path: the coarse samples up to the next knot, where no ray can leave
                 # the DEM (positions are linear between knots, the interior box is convex):
-                # no bounds tests, no clamping. Same arithmetic as the general path below.
+                # no bounds tests, no clamping, one ray at a time with its running maximum
+                # in a register. Same arithmetic as the general path below.
                 # (at least sample j itself: s_b may round just below it)
-                j_end = min(max(n_fine + int((s_b - fine_end_m) / coarse_spacing_m), j), n_samples - 1)
-                for jj in range(j, j_end + 1):
-                    s = fine_end_m + (jj - n_fine) * coarse_spacing_m
-                    w = (s - s_a) / knot_spacing_m
-                    inv_s = 1.0 / s
-                    base = observer_altitude_msl_m + s * s / two_re
-                    for b in range(nb):
-                        row = ra[b] + (rb[b] - ra[b]) * w
-                        col = ca[b] + (cb[b] - ca[b]) * w
-                        out[jj, k0 + b] = base + s * max_tan[b]
+                j_end = min(max(n_fine + int((s_b - fine_end_m) / coarse_spacing_m), j), n_samples - 1, j + run_capacity - 1)
+                n_run = j_end + 1 - j
+                for q in range(n_run):
+                    s_q = fine_end_m + (j + q - n_fine) * coarse_spacing_m
+                    run_w[q] = (s_q - s_a) / knot_spacing_m
+                    run_inv_s[q] = 1.0 / s_q
+                    run_base[q] = observer_altitude_msl_m + s_q * s_q / two_re
+                for b in range(nb):
+                    r_a = ra[b]
+                    dr = rb[b] - r_a
+                    c_a = ca[b]
+                    dc = cb[b] - c_a
+                    m = max_tan[b]
+                    for q in range(n_run):
+                        row = r_a + dr * run_w[q]
+                        col = c_a + dc * run_w[q]
+                        out[j + q, k0 + b] = m
                         r0 = int(row)
                         c0 = int(col)
                         fr = row - r0
                         fc = col - c0
                         top = elevation_m[r0, c0] * (1.0 - fc) + elevation_m[r0, c0 + 1] * fc
                         bottom = elevation_m[r0 + 1, c0] * (1.0 - fc) + elevation_m[r0 + 1, c0 + 1] * fc
-                        tan_theta = ((top * (1.0 - fr) + bottom * fr) - base) * inv_s  # Eq. (1)
-                        max_tan[b] = tan_theta if tan_theta > max_tan[b] else max_tan[b]
+                        tan_theta = ((top * (1.0 - fr) + bottom * fr) - run_base[q]) * run_inv_s[q]  # Eq. (1)
+                        m = tan_theta if tan_theta > m else m
+                    max_tan[b] = m
                 j = j_end + 1
                 continue
             w = (s - s_a) / knot_spacing_m
@@ -295,8 +310,8 @@ def ray_floors_msl(
                     interior = False
                     out[j, k0 + b] = np.nan
                     continue
-                # Eq. (2) with the maximum over the samples before this one
-                out[j, k0 + b] = base + s * max_tan[b]
+                # the maximum over the samples before this one
+                out[j, k0 + b] = max_tan[b]
                 z = _bilinear(elevation_m, row, col)
                 tan_theta = (z - base) * inv_s  # Eq. (1)
                 if tan_theta > max_tan[b] and s >= own_cell_m:
@@ -313,7 +328,7 @@ def ray_floors_msl(
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def cell_floors_msl(
-    ray_floor_msl_m,
+    ray_horizon,
     fine_spacing_m,
     coarse_spacing_m,
     n_fine,
@@ -336,12 +351,12 @@ def cell_floors_msl(
 
     Parameters
     ----------
-    ray_floor_msl_m : float32 array (n_samples, n_rays)
-        Output of :func:`ray_floors_msl` (its running maxima are recovered from it).
+    ray_horizon : float32 array (n_samples, n_rays)
+        Output of :func:`ray_horizons`: the running maximum of Eq. (1) along each ray.
     fine_spacing_m, coarse_spacing_m, n_fine
-        Sampling of the rays, as given to :func:`ray_floors_msl`.
+        Sampling of the rays, as given to :func:`ray_horizons`.
     observer_altitude_msl_m, effective_radius_m : float
-        As given to :func:`ray_floors_msl`. [m]
+        As given to :func:`ray_horizons`. [m]
     own_cell_m : float
         Terrain within this distance before the cell centre does not mask the cell (half a
         cell: the cell's own footprint). [m]
@@ -364,7 +379,7 @@ def cell_floors_msl(
     ground_range : float32 array (rows, cols) or (0, 0)
         Geodesic distance from the site. [m]
     """
-    n_samples, n_rays = ray_floor_msl_m.shape
+    n_samples, n_rays = ray_horizon.shape
     n_rows, n_cols = terrain_m.shape
     floor = np.empty((n_rows, n_cols), dtype=np.float32)
     if want_range:
@@ -431,7 +446,7 @@ def cell_floors_msl(
                 if reach <= 0.0:
                     floor[r, c] = z  # nothing in front of the cell
                     continue
-                # ray_floor[j] holds the maximum over samples 1..j-1: take the entry just past
+                # ray_horizon[j] holds the maximum over samples 1..j-1: take the entry just past
                 # the last sample that can mask this cell (last_sample_within, inlined)
                 if reach <= fine_end_m:
                     j = int(reach * inv_fine) + 1
@@ -449,28 +464,45 @@ def cell_floors_msl(
                 k1 = k0 + 1
                 if k1 >= n_rays:
                     k1 = 0
-                fa = ray_floor_msl_m[j, k0]
-                fb = ray_floor_msl_m[j, k1]
-                if math.isnan(fa) or math.isnan(fb):
-                    if math.isnan(fa) and math.isnan(fb):
+                ta = ray_horizon[j, k0]
+                tb = ray_horizon[j, k1]
+                if math.isnan(ta) or math.isnan(tb):
+                    if math.isnan(ta) and math.isnan(tb):
                         floor[r, c] = np.nan
                         continue
-                    fa = fb if math.isnan(fa) else fa
-                    fb = fa if math.isnan(fb) else fb
-                s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
-                base = observer_altitude_msl_m + s * s * inv_two_re
-                if fa == -np.inf or fb == -np.inf:
+                    ta = tb if math.isnan(ta) else ta
+                    tb = ta if math.isnan(tb) else tb
+                if ta == -np.inf or tb == -np.inf:
                     # nothing masks along one of the rays: use the other, or the ground
-                    if fa == -np.inf and fb == -np.inf:
+                    if ta == -np.inf and tb == -np.inf:
                         floor[r, c] = z
                         continue
-                    fj = fb if fa == -np.inf else fa
-                    max_tan = (fj - base) / s
+                    max_tan = tb if ta == -np.inf else ta
                 else:
-                    max_tan = ((1.0 - w) * (fa - base) + w * (fb - base)) / s  # invert Eq. (2)
+                    max_tan = (1.0 - w) * ta + w * tb
                 f = observer_altitude_msl_m + rng * max_tan + rng * rng * inv_two_re  # Eq. (2)
                 floor[r, c] = z if f < z else f
     return floor, ground_range
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
+    """uint8 visibility of a target against the floor: 1 visible, 0 hidden, 255 beyond range.
+
+    ``target_m`` is above the ground when ``target_is_agl``, else above mean sea level; a
+    target is visible when its altitude is at or above the floor (NaN: beyond range).
+    """
+    rows, cols = floor_msl_m.shape
+    out = np.empty((rows, cols), dtype=np.uint8)
+    for r in numba.prange(rows):
+        for c in range(cols):
+            f = floor_msl_m[r, c]
+            if np.isnan(f):
+                out[r, c] = 255
+            else:
+                h = terrain_m[r, c] + target_m if target_is_agl else target_m
+                out[r, c] = 1 if h >= f else 0
+    return out
 
 
 def smooth_sphere_floor_msl(ground_range_m, antenna_altitude_msl_m, effective_radius_m):

@@ -109,3 +109,18 @@ def test_help_lists_the_commands(capsys):
     out = capsys.readouterr().out
     for command in ("systems", "validate", "schema", "viewshed", "run"):
         assert command in out
+
+
+def test_viewshed_command_constants_agree_with_the_library():
+    """The viewshed command keeps numpy and numba out of its module (they load while the DEM
+    is read): its copies of the defaults and codes must equal the library's."""
+    import numpy as np
+
+    from simulator import geometry, visibility
+    from simulator.cli import viewshed as command
+
+    assert command.DEFAULT_K_FACTOR == geometry.DEFAULT_K_FACTOR
+    floor = np.array([[np.nan, 10.0, 10.0]], dtype=np.float32)
+    terrain = np.array([[0.0, 0.0, 20.0]], dtype=np.float32)
+    codes = visibility.classify_visible(floor, terrain, np.float32(5.0), True)
+    assert codes.tolist() == [[command.BEYOND_RANGE, command.HIDDEN, command.VISIBLE]]

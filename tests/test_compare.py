@@ -156,7 +156,7 @@ def test_withdrawing_by_id_recomputes_nothing(api, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("line of sight recomputed")
 
-    monkeypatch.setattr(visibility, "ray_floors_msl", forbidden)
+    monkeypatch.setattr(visibility, "ray_horizons", forbidden)
     monkeypatch.setattr(visibility, "cell_floors_msl", forbidden)
     by_id = compare(api.baseline, S300V4, altitudes_m=(100.0, 10000.0))
     assert by_id.variant.envelopes[TOR] is api.baseline.envelopes[TOR]
@@ -167,7 +167,7 @@ def test_a_variant_file_reuses_the_unchanged_envelopes(api, kurils, monkeypatch)
     def forbidden(*args, **kwargs):
         raise AssertionError("line of sight recomputed")
 
-    monkeypatch.setattr(visibility, "ray_floors_msl", forbidden)
+    monkeypatch.setattr(visibility, "ray_horizons", forbidden)
     monkeypatch.setattr(visibility, "cell_floors_msl", forbidden)
     again = compare(api.baseline, kurils[1], altitudes_m=(300.0,), layers=["engagement"])
     assert again.variant.envelopes[TOR] is api.baseline.envelopes[TOR]

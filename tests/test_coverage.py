@@ -184,7 +184,7 @@ def test_queries_never_recompute_line_of_sight(four_units, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("line of sight recomputed")
 
-    monkeypatch.setattr(visibility, "ray_floors_msl", forbidden)
+    monkeypatch.setattr(visibility, "ray_horizons", forbidden)
     monkeypatch.setattr(visibility, "cell_floors_msl", forbidden)
     for altitude_m in (10.0, 500.0, 25_000.0):
         coverage.depth("engagement", altitude_m, "agl", ["a", "c"])

@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 
-import numba
-import numpy as np
-
-from simulator.coverage import compute_line_of_sight
 from simulator.errors import AdcovError
-from simulator.geometry import DEFAULT_K_FACTOR, AnalysisGrid
 
-VISIBLE, HIDDEN, BEYOND_RANGE = 1, 0, 255
+# numpy, numba, rasterio and pyproj are imported where used: ``run`` reads the DEM in one
+# thread while the other imports and loads the kernels.
+
+VISIBLE, HIDDEN, BEYOND_RANGE = 1, 0, 255  # the values of simulator.visibility.classify_visible
 UNLIMITED_RANGE_M = 1e9
+DEFAULT_K_FACTOR = 4.0 / 3.0  # simulator.geometry.DEFAULT_K_FACTOR (a test checks they agree)
 
 
 def register(subparsers) -> None:
@@ -43,22 +42,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
-    """uint8 visibility of a target (``target_m`` above ground or MSL) against the floor."""
-    rows, cols = floor_msl_m.shape
-    out = np.empty((rows, cols), dtype=np.uint8)
-    for r in numba.prange(rows):
-        for c in range(cols):
-            f = floor_msl_m[r, c]
-            if np.isnan(f):
-                out[r, c] = BEYOND_RANGE
-            else:
-                h = terrain_m[r, c] + target_m if target_is_agl else target_m
-                out[r, c] = VISIBLE if h >= f else HIDDEN
-    return out
-
-
 def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor) -> None:
     """Refuse bad viewshed options with the option's name and what is valid (AdcovError)."""
     if target_ref not in ("agl", "msl"):
@@ -79,6 +62,12 @@ def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_r
 
 def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None, k_factor=DEFAULT_K_FACTOR):
     """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid."""
+    import numpy as np
+
+    from simulator.coverage import compute_line_of_sight
+    from simulator.geometry import AnalysisGrid
+    from simulator.visibility import classify_visible
+
     check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)
     grid = AnalysisGrid.from_terrain(terrain)
     max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
@@ -94,11 +83,11 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
 
 
 def _warm_up() -> None:
-    """Run the whole viewshed once on a tiny grid: loads the compiled kernels from numba's cache.
-
-    Called in a thread while GDAL reads the DEM (GDAL releases the GIL), so loading the
-    kernels (~0.4 s) costs no wall time on a large DEM.
+    """Run the whole viewshed once on a tiny grid: imports numba and the simulator and loads
+    the compiled kernels from numba's cache (~0.7 s), while GDAL reads the DEM in another
+    thread (GDAL releases the GIL).
     """
+    import numpy as np
     from affine import Affine
 
     from simulator.terrain import Terrain
@@ -111,18 +100,15 @@ def _warm_up() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from simulator.terrain import open_terrain, write_geotiff
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
-    warm = threading.Thread(target=_warm_up, name="adcov-warm-up", daemon=True)
-    warm.start()
-    try:
-        terrain = open_terrain(args.dem)
-    finally:
-        warm.join()
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        terrain_read = reader.submit(open_terrain, args.dem)
+        _warm_up()
+        terrain = terrain_read.result()  # re-raises a TerrainError
     visible, floor = viewshed(
         terrain, args.lat, args.lon, args.observer_height_m, args.target_height_m,
         target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor,
