@@ -212,6 +212,8 @@ FORWARD_LATTICE_M = 5000.0
 #: Spacing of the AEQD lattice that ray positions come from (bilinear in between: the map
 #: from the site's AEQD to the DEM grid is smooth, errors ~ spacing² / 8R, under a metre). [m]
 INVERSE_LATTICE_M = 5000.0
+#: Memory for the rays' horizons at a time: larger fans are computed sector by sector. [bytes]
+RAY_MEMORY_BYTES = 256 * 2**20
 #: Samples along a ray per DEM cell, and rays per cell of arc at the farthest range.
 SAMPLES_PER_CELL = 2.0
 RAYS_PER_CELL_OF_ARC = 1.0
@@ -340,41 +342,55 @@ def compute_line_of_sight(
     inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(full_transform, ray_range_m + knot_m + spacing_m, inv_step_m)
     antenna_altitude_m = ground_m + float(antenna_height_m)
     re_m = effective_radius_m(k_factor, earth_radius_m)
-    ray_horizon = visibility.ray_horizons(
-        terrain.elevation_m,
-        inv_row,
-        inv_col,
-        origin_y,
-        origin_x,
-        inv_step_m,
-        n_rays,
-        n_samples,
-        fine_m,
-        spacing_m,
-        n_fine,
-        knot_m,
-        antenna_altitude_m,
-        re_m,
-        OBSERVER_CELL_FRACTION * min_cell_m,
-    )
     fx, fy = frame.forward_lattice(full_transform, grid.row_off + r0, grid.col_off + c0, r1 - r0, c1 - c0, stride)
     terrain_crop = np.ascontiguousarray(grid.elevation_m[r0:r1, c0:c1], dtype=np.float32)
-    floor, ground_range = visibility.cell_floors_msl(
-        ray_horizon,
-        fine_m,
-        spacing_m,
-        n_fine,
-        antenna_altitude_m,
-        re_m,
-        OWN_CELL_FRACTION * min_cell_m,
-        fx,
-        fy,
-        stride,
-        terrain_crop,
-        float(max_range_m),
-        with_ground_range,
-    )
-    del ray_horizon
+    # NaN-filled, not empty: a cell no sector filled would read as "not computed", not as junk
+    floor = np.full(terrain_crop.shape, np.nan, dtype=np.float32)
+    ground_range = np.full(terrain_crop.shape if with_ground_range else (0, 0), np.nan, dtype=np.float32)
+    # The fan of rays goes in sectors, so that the ray array stays within RAY_MEMORY_BYTES
+    # however large the grid (one sector on most grids).
+    n_sectors = max(1, math.ceil(4.0 * n_samples * n_rays / RAY_MEMORY_BYTES))
+    rays_per_sector = math.ceil(n_rays / n_sectors / visibility.RAY_BLOCK) * visibility.RAY_BLOCK
+    for first_ray in range(0, n_rays, rays_per_sector):
+        n_sector_rays = min(rays_per_sector, n_rays - first_ray)
+        ray_horizon = visibility.ray_horizons(
+            terrain.elevation_m,
+            inv_row,
+            inv_col,
+            origin_y,
+            origin_x,
+            inv_step_m,
+            n_rays,
+            first_ray,
+            n_sector_rays + 1,  # and the next sector's first ray, which brackets the last cells
+            n_samples,
+            fine_m,
+            spacing_m,
+            n_fine,
+            knot_m,
+            antenna_altitude_m,
+            re_m,
+            OBSERVER_CELL_FRACTION * min_cell_m,
+        )
+        visibility.cell_floors_msl(
+            ray_horizon,
+            n_rays,
+            first_ray,
+            fine_m,
+            spacing_m,
+            n_fine,
+            antenna_altitude_m,
+            re_m,
+            OWN_CELL_FRACTION * min_cell_m,
+            fx,
+            fy,
+            stride,
+            terrain_crop,
+            float(max_range_m),
+            floor,
+            ground_range,
+        )
+        del ray_horizon
     result = LineOfSight(
         row0=r0,
         col0=c0,

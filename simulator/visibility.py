@@ -144,6 +144,8 @@ def ray_horizons(
     inv_origin_x_m,
     inv_step_m,
     n_rays,
+    first_ray,
+    n_out_rays,
     n_samples,
     fine_spacing_m,
     coarse_spacing_m,
@@ -153,7 +155,11 @@ def ray_horizons(
     effective_radius_m,
     own_cell_m,
 ):
-    """Horizon along ``n_rays`` geodesic rays: the running maximum ``M(s)`` of Eq. (1).
+    """Horizon along geodesic rays: the running maximum ``M(s)`` of Eq. (1).
+
+    The rays are ``first_ray, first_ray + 1, ...`` (``n_out_rays`` of them, modulo
+    ``n_rays``) of a fan of ``n_rays`` evenly spaced rays: a sector of the fan, so that
+    memory stays bounded on large grids.
 
     Parameters
     ----------
@@ -166,8 +172,12 @@ def ray_horizons(
         ``inv_origin_x_m + j * inv_step_m``. In that frame the distance and azimuth from the
         origin are the geodesic ones, so ray ``k`` at azimuth ``2 pi k / n_rays`` (clockwise
         from north) is the straight line ``(x, y) = s (sin az, cos az)``.
-    n_rays, n_samples : int
-        Rays, and samples per ray.
+    n_rays : int
+        Rays in the whole fan: ray ``k`` is at azimuth ``2 pi k / n_rays``.
+    first_ray, n_out_rays : int
+        The sector computed: rays ``(first_ray + i) % n_rays`` for ``i < n_out_rays``.
+    n_samples : int
+        Samples per ray.
     fine_spacing_m, coarse_spacing_m : float
         Distance between samples: the first ``n_fine`` steps are fine (elevation angles seen
         from the antenna are most sensitive to the terrain next to it), the rest coarse
@@ -186,7 +196,7 @@ def ray_horizons(
 
     Returns
     -------
-    float32 array (n_samples, n_rays)
+    float32 array (n_samples, n_out_rays)
         ``M`` at each sample: the tangent of the highest terrain elevation angle seen from
         the antenna over the samples before it (Eq. (1)); Eq. (2) turns it into the floor.
         Sample-major, so that neighbouring rays are adjacent in memory. ``-inf`` where
@@ -198,7 +208,7 @@ def ray_horizons(
     knots are interpolated linearly; the knots come from bilinear lookup in the lattice
     (the mapping is smooth: errors are centimetres).
     """
-    out = np.empty((n_samples, n_rays), dtype=np.float32)
+    out = np.empty((n_samples, n_out_rays), dtype=np.float32)
     n_rows, n_cols = elevation_m.shape
     two_re = 2.0 * effective_radius_m
     row_lo = -0.5
@@ -209,10 +219,10 @@ def ray_horizons(
     col_in = n_cols - 2.0
     fine_end_m = n_fine * fine_spacing_m
     run_capacity = int(knot_spacing_m / coarse_spacing_m) + 2  # coarse samples between two knots, and then some
-    n_blocks = (n_rays + RAY_BLOCK - 1) // RAY_BLOCK
+    n_blocks = (n_out_rays + RAY_BLOCK - 1) // RAY_BLOCK
     for block in numba.prange(n_blocks):
-        k0 = block * RAY_BLOCK
-        nb = min(RAY_BLOCK, n_rays - k0)
+        k0 = block * RAY_BLOCK  # column of the block's first ray in ``out``
+        nb = min(RAY_BLOCK, n_out_rays - k0)
         sin_az = np.empty(nb)
         cos_az = np.empty(nb)
         max_tan = np.full(nb, -np.inf)
@@ -226,7 +236,7 @@ def ray_horizons(
         run_inv_s = np.empty(run_capacity)
         run_base = np.empty(run_capacity)
         for b in range(nb):
-            azimuth_rad = 2.0 * math.pi * (k0 + b) / n_rays
+            azimuth_rad = 2.0 * math.pi * ((first_ray + k0 + b) % n_rays) / n_rays
             sin_az[b] = math.sin(azimuth_rad)
             cos_az[b] = math.cos(azimuth_rad)
             ra[b], ca[b] = _lattice_lookup(inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, 0.0, 0.0)
@@ -326,9 +336,64 @@ def ray_horizons(
     return out
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _lattice_xy(fwd_x, fwd_y, step, r, c):
+    """AEQD (x, y) of analysis cell (r, c), bilinear in the forward lattice. [m]"""
+    n_lattice_rows, n_lattice_cols = fwd_x.shape
+    i0 = r // step
+    j0 = c // step
+    i1 = min(i0 + 1, n_lattice_rows - 1)
+    j1 = min(j0 + 1, n_lattice_cols - 1)
+    wr = (r - i0 * step) / step
+    wc = (c - j0 * step) / step
+    x = (fwd_x[i0, j0] * (1.0 - wc) + fwd_x[i0, j1] * wc) * (1.0 - wr) + (fwd_x[i1, j0] * (1.0 - wc) + fwd_x[i1, j1] * wc) * wr
+    y = (fwd_y[i0, j0] * (1.0 - wc) + fwd_y[i0, j1] * wc) * (1.0 - wr) + (fwd_y[i1, j0] * (1.0 - wc) + fwd_y[i1, j1] * wc) * wr
+    return x, y
+
+
+#: Margin of the tile-versus-sector test. [rays]
+_SECTOR_MARGIN_RAYS = 2.0
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _tile_meets_sector(fwd_x, fwd_y, step, r_first, r_last, c_first, c_last, rays_per_rad, n_rays, first_ray, n_sector_rays):
+    """Whether a tile of cells can hold cells of the sector ``[first_ray, first_ray + n_sector_rays)``.
+
+    Conservative: a tile near the site (where azimuths spread widely) always can; otherwise
+    the azimuths of its cells lie within those of its four corners (a convex quadrilateral
+    not containing the site), widened by :data:`_SECTOR_MARGIN_RAYS`.
+    """
+    xa, ya = _lattice_xy(fwd_x, fwd_y, step, r_first, c_first)
+    xb, yb = _lattice_xy(fwd_x, fwd_y, step, r_first, c_last)
+    xc, yc = _lattice_xy(fwd_x, fwd_y, step, r_last, c_first)
+    xd, yd = _lattice_xy(fwd_x, fwd_y, step, r_last, c_last)
+    diagonal = max(math.hypot(xd - xa, yd - ya), math.hypot(xc - xb, yc - yb))
+    nearest = min(min(math.hypot(xa, ya), math.hypot(xb, yb)), min(math.hypot(xc, yc), math.hypot(xd, yd)))
+    if nearest <= 2.0 * diagonal:
+        return True
+    half = 0.5 * n_rays
+    ua = azimuth_rad(xa, ya) * rays_per_rad
+    lo = 0.0
+    hi = 0.0
+    for u in (azimuth_rad(xb, yb) * rays_per_rad, azimuth_rad(xc, yc) * rays_per_rad, azimuth_rad(xd, yd) * rays_per_rad):
+        d = u - ua
+        if d >= half:
+            d -= n_rays
+        elif d < -half:
+            d += n_rays
+        lo = min(lo, d)
+        hi = max(hi, d)
+    start = ua + lo - _SECTOR_MARGIN_RAYS - first_ray  # the tile's span, from the sector's first ray
+    span = hi - lo + 2.0 * _SECTOR_MARGIN_RAYS
+    start = start % n_rays
+    return start < n_sector_rays or start + span >= n_rays
+
+
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def cell_floors_msl(
     ray_horizon,
+    n_rays,
+    first_ray,
     fine_spacing_m,
     coarse_spacing_m,
     n_fine,
@@ -340,9 +405,10 @@ def cell_floors_msl(
     fwd_step_cells,
     terrain_m,
     max_ground_range_m,
-    want_range,
+    floor,
+    ground_range,
 ):
-    """Floor at every analysis cell from the two rays around it, and its ground range.
+    """Floor at the analysis cells of one sector from the two rays around each, and ranges.
 
     The running maximum of Eq. (1) is taken over the samples up to ``own_cell_m`` short of
     the cell centre (the target's own cell never masks it) on the two rays that bracket the
@@ -351,8 +417,12 @@ def cell_floors_msl(
 
     Parameters
     ----------
-    ray_horizon : float32 array (n_samples, n_rays)
-        Output of :func:`ray_horizons`: the running maximum of Eq. (1) along each ray.
+    ray_horizon : float32 array (n_samples, n_sector_rays + 1)
+        Output of :func:`ray_horizons` for rays ``first_ray, first_ray + 1, ...``: the
+        running maximum of Eq. (1) along each ray. The sector owns the cells whose azimuth
+        lies between its first and its last ray (the last one only brackets).
+    n_rays, first_ray : int
+        Rays of the whole fan, and the sector's first ray (as given to :func:`ray_horizons`).
     fine_spacing_m, coarse_spacing_m, n_fine
         Sampling of the rays, as given to :func:`ray_horizons`.
     observer_altitude_msl_m, effective_radius_m : float
@@ -369,23 +439,23 @@ def cell_floors_msl(
         Terrain at the analysis cells; the floor is never below the ground. [m] MSL
     max_ground_range_m : float
         Cells farther than this are not computed (NaN). [m]
-    want_range : bool
-        Also return the geodesic ground range of each cell (else an empty array).
-
-    Returns
-    -------
     floor : float32 array (rows, cols)
-        Lowest visible altitude [m] MSL (``>= terrain``); NaN beyond range or off the rays.
+        Output, filled for the sector's cells: lowest visible altitude [m] MSL
+        (``>= terrain``); NaN beyond range or off the rays. The sectors of a fan together
+        fill every cell.
     ground_range : float32 array (rows, cols) or (0, 0)
-        Geodesic distance from the site. [m]
+        Output, filled likewise when not empty: geodesic distance from the site. [m]
+
+    Notes
+    -----
+    Tiles of cells whose azimuths (from their corners) cannot reach the sector are
+    skipped; cells of a tile the sector does not own are left to their own sector.
     """
-    n_samples, n_rays = ray_horizon.shape
+    n_samples = ray_horizon.shape[0]
+    n_sector_rays = ray_horizon.shape[1] - 1
+    whole_fan = n_sector_rays >= n_rays
+    want_range = ground_range.size > 0
     n_rows, n_cols = terrain_m.shape
-    floor = np.empty((n_rows, n_cols), dtype=np.float32)
-    if want_range:
-        ground_range = np.empty((n_rows, n_cols), dtype=np.float32)
-    else:
-        ground_range = np.empty((0, 0), dtype=np.float32)
     rays_per_rad = n_rays / (2.0 * math.pi)
     inv_two_re = 0.5 / effective_radius_m
     inv_fine = 1.0 / fine_spacing_m
@@ -396,7 +466,20 @@ def cell_floors_msl(
     # square tiles of cells touch a compact block of the ray array (cache friendly)
     n_tile_rows = (n_rows + CELL_TILE - 1) // CELL_TILE
     n_tile_cols = (n_cols + CELL_TILE - 1) // CELL_TILE
-    for tile in numba.prange(n_tile_rows * n_tile_cols):
+    # the tiles this sector can own, listed first: threads then share them evenly
+    n_tiles = n_tile_rows * n_tile_cols
+    meets = np.ones(n_tiles, dtype=np.bool_)
+    if not whole_fan:
+        for tile in range(n_tiles):
+            tr = tile // n_tile_cols
+            tc = tile % n_tile_cols
+            meets[tile] = _tile_meets_sector(
+                fwd_x, fwd_y, fwd_step_cells, tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows) - 1,
+                tc * CELL_TILE, min((tc + 1) * CELL_TILE, n_cols) - 1, rays_per_rad, n_rays, first_ray, n_sector_rays,
+            )
+    tiles = np.flatnonzero(meets)
+    for index in numba.prange(tiles.size):
+        tile = tiles[index]
         tr = tile // n_tile_cols
         tc = tile % n_tile_cols
         c_start = tc * CELL_TILE
@@ -461,11 +544,13 @@ def cell_floors_msl(
                 w = u - k0
                 if k0 >= n_rays:
                     k0 -= n_rays
-                k1 = k0 + 1
-                if k1 >= n_rays:
-                    k1 = 0
+                k0 -= first_ray  # column in this sector's rays
+                if k0 < 0:
+                    k0 += n_rays
+                if k0 >= n_sector_rays:
+                    continue  # another sector's cell
                 ta = ray_horizon[j, k0]
-                tb = ray_horizon[j, k1]
+                tb = ray_horizon[j, k0 + 1]
                 if math.isnan(ta) or math.isnan(tb):
                     if math.isnan(ta) and math.isnan(tb):
                         floor[r, c] = np.nan
