@@ -214,8 +214,9 @@ FORWARD_LATTICE_M = 5000.0
 INVERSE_LATTICE_M = 5000.0
 #: Memory for the rays' horizons at a time: larger fans are computed sector by sector. [bytes]
 RAY_MEMORY_BYTES = 256 * 2**20
-#: Samples along a ray per DEM cell, and rays per cell of arc at the farthest range.
-SAMPLES_PER_CELL = 2.0
+#: Samples along a ray per DEM cell beyond MID_FIELD_CELLS, and rays per cell of arc at the
+#: farthest range.
+SAMPLES_PER_CELL = 1.0
 RAYS_PER_CELL_OF_ARC = 1.0
 #: Terrain closer than this fraction of a cell before a cell centre is the cell's own.
 OWN_CELL_FRACTION = 0.5
@@ -225,6 +226,11 @@ OBSERVER_CELL_FRACTION = 0.5
 #: sampled this many times per cell out to this many cells.
 NEAR_SAMPLES_PER_CELL = 16.0
 NEAR_FIELD_CELLS = 16.0
+#: Then this many samples per cell out to this many cells: a crest a sample steps over
+#: lowers the horizon by up to (its height above the samples) / (its range); within 128
+#: cells that is worth the second sample per cell, beyond it is not.
+MID_SAMPLES_PER_CELL = 2.0
+MID_FIELD_CELLS = 128.0
 
 
 def site_terrain_m(grid: AnalysisGrid, lat_deg: float, lon_deg: float) -> float:
@@ -335,10 +341,13 @@ def compute_line_of_sight(
     min_cell_m = min(cell_ew_m, cell_ns_m)
     fine_m = min_cell_m / NEAR_SAMPLES_PER_CELL
     n_fine = int(round(NEAR_FIELD_CELLS * min_cell_m / fine_m))
-    n_samples = n_fine + max(int(math.ceil((ray_range_m - n_fine * fine_m) / spacing_m)), 0) + 2
+    mid_m = min_cell_m / MID_SAMPLES_PER_CELL
+    n_mid = int(round((MID_FIELD_CELLS - NEAR_FIELD_CELLS) * min_cell_m / mid_m))
+    mid_end_m = n_fine * fine_m + n_mid * mid_m
+    n_samples = n_fine + n_mid + max(int(math.ceil((ray_range_m - mid_end_m) / spacing_m)), 0) + 2
     n_rays = max(64, int(math.ceil(2.0 * math.pi * ray_range_m * RAYS_PER_CELL_OF_ARC / min_cell_m)))
     inv_step_m = INVERSE_LATTICE_M
-    knot_m = 16.0 * spacing_m
+    knot_m = 16.0 * mid_m
     inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(full_transform, ray_range_m + knot_m + spacing_m, inv_step_m)
     antenna_altitude_m = ground_m + float(antenna_height_m)
     re_m = effective_radius_m(k_factor, earth_radius_m)
@@ -365,8 +374,10 @@ def compute_line_of_sight(
             n_sector_rays + 1,  # and the next sector's first ray, which brackets the last cells
             n_samples,
             fine_m,
-            spacing_m,
             n_fine,
+            mid_m,
+            n_mid,
+            spacing_m,
             knot_m,
             antenna_altitude_m,
             re_m,
@@ -377,8 +388,10 @@ def compute_line_of_sight(
             n_rays,
             first_ray,
             fine_m,
-            spacing_m,
             n_fine,
+            mid_m,
+            n_mid,
+            spacing_m,
             antenna_altitude_m,
             re_m,
             OWN_CELL_FRACTION * min_cell_m,

@@ -8,7 +8,8 @@ Model
 -----
 The observer (antenna) stands at altitude ``H0 = terrain(site) + antenna_height_m`` [m MSL].
 Rays leave it at evenly spaced geodesic azimuths; along each ray the terrain is sampled
-bilinearly, finely near the antenna and about half a DEM cell apart beyond. Earth curvature
+bilinearly, finely near the antenna, half a DEM cell apart to 128 cells, then one cell
+apart (a missed crest matters less the farther it is). Earth curvature
 and standard refraction are handled with the effective-earth model: over a sphere of radius
 ``R_eff = k * R`` a point at ground range ``s`` and altitude ``z`` lies
 ``s**2 / (2 R_eff)`` below the observer's tangent plane [1]_, [2]_. Its
@@ -81,20 +82,26 @@ def _lattice_lookup(lat_a, lat_b, origin_0, origin_1, step, u0, u1):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine):
-    """Ground range of ray sample ``j``: ``n_fine`` fine steps, then coarse steps. [m]"""
+def sample_range_m(j, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m):
+    """Ground range of ray sample ``j``: ``n_fine`` fine steps, ``n_mid`` middle steps, then
+    coarse steps. [m]"""
     if j <= n_fine:
         return j * fine_spacing_m
-    return n_fine * fine_spacing_m + (j - n_fine) * coarse_spacing_m
+    if j <= n_fine + n_mid:
+        return n_fine * fine_spacing_m + (j - n_fine) * mid_spacing_m
+    return n_fine * fine_spacing_m + n_mid * mid_spacing_m + (j - n_fine - n_mid) * coarse_spacing_m
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def last_sample_within(range_m, fine_spacing_m, coarse_spacing_m, n_fine):
+def last_sample_within(range_m, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m):
     """Index of the last ray sample at ground range ``<= range_m`` (``range_m >= 0``)."""
     fine_end_m = n_fine * fine_spacing_m
     if range_m <= fine_end_m:
         return int(range_m / fine_spacing_m)
-    return n_fine + int((range_m - fine_end_m) / coarse_spacing_m)
+    mid_end_m = fine_end_m + n_mid * mid_spacing_m
+    if range_m <= mid_end_m:
+        return n_fine + int((range_m - fine_end_m) / mid_spacing_m)
+    return n_fine + n_mid + int((range_m - mid_end_m) / coarse_spacing_m)
 
 
 #: Cells per side of the tiles the cell pass works through.
@@ -148,8 +155,10 @@ def ray_horizons(
     n_out_rays,
     n_samples,
     fine_spacing_m,
-    coarse_spacing_m,
     n_fine,
+    mid_spacing_m,
+    n_mid,
+    coarse_spacing_m,
     knot_spacing_m,
     observer_altitude_msl_m,
     effective_radius_m,
@@ -178,12 +187,11 @@ def ray_horizons(
         The sector computed: rays ``(first_ray + i) % n_rays`` for ``i < n_out_rays``.
     n_samples : int
         Samples per ray.
-    fine_spacing_m, coarse_spacing_m : float
-        Distance between samples: the first ``n_fine`` steps are fine (elevation angles seen
-        from the antenna are most sensitive to the terrain next to it), the rest coarse
-        (:func:`sample_range_m`). [m]
-    n_fine : int
-        Number of fine steps.
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m
+        Distance between samples [m] and how many steps of it: the first ``n_fine`` steps
+        are fine, the next ``n_mid`` middle, the rest coarse (:func:`sample_range_m`). An
+        elevation angle's sensitivity to a missed crest falls with range: dense samples
+        near the antenna, about one per cell far away.
     knot_spacing_m : float
         Distance between exactly mapped ray positions; positions in between are linear. [m]
     observer_altitude_msl_m : float
@@ -217,8 +225,8 @@ def ray_horizons(
     col_hi = n_cols - 0.5
     row_in = n_rows - 2.0  # interior box: the bilinear stencil needs no clamping
     col_in = n_cols - 2.0
-    fine_end_m = n_fine * fine_spacing_m
-    run_capacity = int(knot_spacing_m / coarse_spacing_m) + 2  # coarse samples between two knots, and then some
+    # samples between two knots beyond the fine steps, and then some
+    run_capacity = int(knot_spacing_m / min(mid_spacing_m, coarse_spacing_m)) + 2
     n_blocks = (n_out_rays + RAY_BLOCK - 1) // RAY_BLOCK
     for block in numba.prange(n_blocks):
         k0 = block * RAY_BLOCK  # column of the block's first ray in ``out``
@@ -250,7 +258,7 @@ def ray_horizons(
         interior = False  # every ray of the block is inside the DEM's interior at both knots
         j = 1
         while j < n_samples:
-            s = sample_range_m(j, fine_spacing_m, coarse_spacing_m, n_fine)
+            s = sample_range_m(j, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
             if s > s_b:
                 while s > s_b:
                     s_a = s_b
@@ -275,10 +283,14 @@ def ray_horizons(
                 # no bounds tests, no clamping, one ray at a time with its running maximum
                 # in a register. Same arithmetic as the general path below.
                 # (at least sample j itself: s_b may round just below it)
-                j_end = min(max(n_fine + int((s_b - fine_end_m) / coarse_spacing_m), j), n_samples - 1, j + run_capacity - 1)
+                j_end = min(
+                    max(last_sample_within(s_b, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m), j),
+                    n_samples - 1,
+                    j + run_capacity - 1,
+                )
                 n_run = j_end + 1 - j
                 for q in range(n_run):
-                    s_q = fine_end_m + (j + q - n_fine) * coarse_spacing_m
+                    s_q = sample_range_m(j + q, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
                     run_w[q] = (s_q - s_a) / knot_spacing_m
                     run_inv_s[q] = 1.0 / s_q
                     run_base[q] = observer_altitude_msl_m + s_q * s_q / two_re
@@ -395,8 +407,10 @@ def cell_floors_msl(
     n_rays,
     first_ray,
     fine_spacing_m,
-    coarse_spacing_m,
     n_fine,
+    mid_spacing_m,
+    n_mid,
+    coarse_spacing_m,
     observer_altitude_msl_m,
     effective_radius_m,
     own_cell_m,
@@ -423,7 +437,7 @@ def cell_floors_msl(
         lies between its first and its last ray (the last one only brackets).
     n_rays, first_ray : int
         Rays of the whole fan, and the sector's first ray (as given to :func:`ray_horizons`).
-    fine_spacing_m, coarse_spacing_m, n_fine
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m
         Sampling of the rays, as given to :func:`ray_horizons`.
     observer_altitude_msl_m, effective_radius_m : float
         As given to :func:`ray_horizons`. [m]
@@ -458,9 +472,6 @@ def cell_floors_msl(
     n_rows, n_cols = terrain_m.shape
     rays_per_rad = n_rays / (2.0 * math.pi)
     inv_two_re = 0.5 / effective_radius_m
-    inv_fine = 1.0 / fine_spacing_m
-    inv_coarse = 1.0 / coarse_spacing_m
-    fine_end_m = n_fine * fine_spacing_m
     n_lattice_rows, n_lattice_cols = fwd_x.shape
     inv_step = 1.0 / fwd_step_cells
     # square tiles of cells touch a compact block of the ray array (cache friendly)
@@ -530,11 +541,8 @@ def cell_floors_msl(
                     floor[r, c] = z  # nothing in front of the cell
                     continue
                 # ray_horizon[j] holds the maximum over samples 1..j-1: take the entry just past
-                # the last sample that can mask this cell (last_sample_within, inlined)
-                if reach <= fine_end_m:
-                    j = int(reach * inv_fine) + 1
-                else:
-                    j = n_fine + int((reach - fine_end_m) * inv_coarse) + 1
+                # the last sample that can mask this cell
+                j = last_sample_within(reach, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m) + 1
                 if j >= n_samples:
                     floor[r, c] = np.nan
                     continue
