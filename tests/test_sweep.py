@@ -296,7 +296,53 @@ def test_cli_writes_the_withdrawal_table_atomically(synthetic, tmp_path, capsys)
     assert "Most damaging withdrawals of 1 unit" in captured.out and "of 2 units" in captured.out
     best = expected.most_damaging(1, 1)[0]
     assert ", ".join(best.withdrawn) in captured.out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.parquet"]  # no temporary left
+
+
+def _csv_cell(value):
+    """A Parquet value as the CSV writes it (empty for None)."""
+    return "" if value is None else str(value)
+
+
+@pytest.mark.parametrize("kind", ["withdrawals", "positions"])
+def test_cli_parquet_table_holds_the_csv_rows(synthetic, tmp_path, capsys, kind):
+    """The Parquet table next to the CSV has the same columns and the same rows."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    path, _, _ = synthetic
+    out = tmp_path / "t.csv"
+    extra = ["--positions", "3", "--seed", "4", "--layers", "detection"] if kind == "positions" else []
+    assert main(["sweep", str(path), "--out", str(out), "--altitudes-m", "300,1000", "--no-cache", *extra]) == 0, capsys.readouterr().err
+    with out.open(newline="") as f:
+        header, *csv_rows = list(csv.reader(f))
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.column_names == header
+    parquet_rows = [[_csv_cell(v) for v in row.values()] for row in table.to_pylist()]
+    assert len(parquet_rows) == len(csv_rows) > 0
+    for got, expected in zip(parquet_rows, csv_rows):
+        for g, e in zip(got, expected):
+            # floats: the CSV holds repr(), Parquet the float itself
+            assert g == e or float(g) == float(e), (got, expected)
+
+
+def test_cli_without_pyarrow_writes_csv_and_says_parquet_was_skipped(synthetic, tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyarrow(name, *args, **kwargs):
+        if name.startswith("pyarrow"):
+            raise ImportError("No module named 'pyarrow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    path, _, _ = synthetic
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(path), "--out", str(out), "--altitudes-m", "300", "--no-cache"]) == 0
+    assert "Parquet skipped: pyarrow is not installed" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]
 
 
 def test_cli_bad_unit_ids_exit_2_listing_valid_ids(synthetic, tmp_path, capsys):
