@@ -688,6 +688,11 @@ class Coverage:
     earth_radius_m: float = EARTH_MEAN_RADIUS_M
     scenario_name: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Per unit, where its site and dates come from (status, dates, position precision,
+    #: placement source ids): what the scenario file says, for reports to cite.
+    placements: dict[str, dict] = field(default_factory=dict)
+    #: The scenario's own sources (``sources:`` of the file), by id.
+    placement_sources: dict[str, dict] = field(default_factory=dict)
 
     @property
     def unit_ids(self) -> list[str]:
@@ -697,7 +702,8 @@ class Coverage:
         """The same grid and envelopes restricted to some units (no recomputation)."""
         ids = self._units(unit_ids)
         return Coverage(self.grid, {u: self.envelopes[u] for u in self.unit_ids if u in ids}, self.k_factor,
-                        self.earth_radius_m, self.scenario_name, list(self.notes))
+                        self.earth_radius_m, self.scenario_name, list(self.notes),
+                        {u: p for u, p in self.placements.items() if u in ids}, dict(self.placement_sources))
 
     def without(self, unit_ids: Iterable[str]) -> "Coverage":
         """The coverage with some units withdrawn (unknown ids are an error)."""
@@ -827,6 +833,7 @@ class Coverage:
                 "crs": self.grid.crs.to_string(),
             },
             "units": {uid: env.figures.to_dict() for uid, env in self.envelopes.items()},
+            "placements": {uid: dict(self.placements[uid]) for uid in self.envelopes if uid in self.placements},
             "notes": list(self.notes),
         }
 
@@ -889,7 +896,27 @@ def build_coverage(
         envelopes[unit.id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
     if progress:
         progress(1.0, "envelopes ready")
-    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=[])
+    placements = {unit.id: _placement(unit) for unit in units}
+    cited = {sid for p in placements.values() for sid in p["sources"]}
+    placement_sources = {
+        sid: {k: (v if isinstance(v, (str, int, float)) or v is None else str(v)) for k, v in dict(entry).items()}
+        for sid, entry in (scenario.sources or {}).items()
+        if sid in cited
+    }
+    return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=[],
+                    placements=placements, placement_sources=placement_sources)
+
+
+def _placement(unit) -> dict:
+    """What a scenario says about a unit's site and dates (for reports)."""
+    return {
+        "status": unit.status,
+        "deployed": unit.deployed.isoformat() if unit.deployed else None,
+        "withdrawn": unit.withdrawn.isoformat() if unit.withdrawn else None,
+        "position_precision_km": unit.position_precision_km,
+        "sources": list(unit.sources),
+        "dates_note": unit.dates_note or "",
+    }
 
 
 def summarize(

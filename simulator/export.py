@@ -276,20 +276,29 @@ def _altitude_slug(altitude_m: float) -> str:
 
 
 def report_assumptions(coverage) -> dict:
-    """:meth:`Coverage.assumptions` plus the cited sources resolved from the catalog.
+    """:meth:`Coverage.assumptions` plus the cited sources resolved.
 
-    ``sources`` maps every source id a figure cites to its title, publisher, date and
-    address (ids the catalog does not know are kept with a note), and ``model`` states in
-    words what "covered" means.
+    ``sources`` maps every source id a figure or a unit's placement cites to its title,
+    publisher, date and address (from the scenario file's ``sources:``, else the catalog;
+    ids neither knows are kept with a note), and ``model`` states in words what "covered"
+    means.
     """
     from simulator.catalog import load_catalog
     from simulator.errors import CatalogError
 
     assumptions = copy.deepcopy(coverage.assumptions())
-    ids = sorted({sid for unit in assumptions["units"].values() for sids in unit.get("sources", {}).values() for sid in sids})
+    ids = sorted(
+        {sid for unit in assumptions["units"].values() for sids in unit.get("sources", {}).values() for sid in sids}
+        | {sid for p in assumptions.get("placements", {}).values() for sid in p.get("sources", [])}
+    )
     catalog = load_catalog()
+    scenario_sources = getattr(coverage, "placement_sources", {}) or {}
     sources = {}
     for sid in ids:
+        if sid in scenario_sources:  # the scenario file's own citation
+            s = scenario_sources[sid]
+            sources[sid] = {k: str(s.get(k, "") or "") for k in ("title", "publisher", "date", "address")}
+            continue
         try:
             s = catalog.source(sid)
         except CatalogError:
@@ -427,6 +436,18 @@ def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = 
             out.append(f"    default: {note}")
         for fig, ids in unit.get("sources", {}).items():
             out.append(f"    source of {fig}: {', '.join(ids)}")
+        placement = assumptions.get("placements", {}).get(uid)
+        if placement:
+            precision = placement.get("position_precision_km")
+            where = "site as given" if precision is None else f"site within ~{precision:g} km"
+            out.append(
+                f"    placement: {placement.get('status') or 'status not stated'}, deployed {placement.get('deployed') or 'unknown'}, "
+                f"withdrawn {placement.get('withdrawn') or '-'}; {where}"
+            )
+            if placement.get("sources"):
+                out.append(f"    source of the placement: {', '.join(placement['sources'])}")
+            if placement.get("dates_note"):
+                out.append(f"    dates: {placement['dates_note']}")
     if assumptions.get("notes"):
         out += ["", "Notes:", *(f"- {n}" for n in assumptions["notes"])]
     out += ["", "Sources cited above:"]

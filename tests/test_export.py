@@ -385,6 +385,14 @@ def test_kurils_comparison_report(kurils):
     assert {m["unit"] for m in marginal[:2]} == {"iturup-s300v4", "kunashir-s300v4"}
     text = (out / "ASSUMPTIONS.txt").read_text()
     assert "kurils_dted0.tif" in text and "scenario assumption" in text and "alresalah_s300v4_syria" in text
+    # where each unit's site and dates come from, every source resolved to a citation: the
+    # scenario file's own (kyodo_2023_08_31) or the catalog's (sputnikjp_2020_12_03)
+    scenario = load_scenario(bundled_scenario("kurils-2020"))
+    for unit in scenario.units:
+        assert f"source of the placement: {', '.join(unit.sources)}" in text
+    assert "placement: reported_withdrawn, deployed 2020-12-01, withdrawn 2023-08-31; site within ~10 km" in text
+    assert "- kyodo_2023_08_31: Russia has moved missiles off isles disputed with Japan: expert. Kyodo News" in text
+    assert "- sputnikjp_2020_12_03: " in text and "not in the adcov catalog" not in text
     with Image.open(out / "maps/engagement_10000m_msl.png") as image:
         assert image.size[0] > 1200 and "S-300V4" in image.text["Description"]
 
