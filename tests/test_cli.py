@@ -13,6 +13,7 @@ from simulator.coverage import build_coverage, summarize
 from simulator.scenario import bundled_scenario, load_scenario
 
 KURILS_2020 = str(bundled_scenario("kurils-2020"))
+KURILS_DEM = str(bundled_scenario("kurils-2020").parent / "terrain" / "kurils_dted0.tif")
 
 
 def run_json(capsys, argv):
@@ -67,6 +68,9 @@ def test_run_agl_and_as_of(capsys):
         (["viewshed", "missing.tif", "--lat", "44", "--lon", "146", "--observer-height-m", "-3", "--out", "x.tif"], "--observer-height-m"),
         (["viewshed", "missing.tif", "--lat", "95", "--lon", "146", "--observer-height-m", "3", "--out", "x.tif"], "--lat/--lon"),
         (["viewshed", "missing.tif", "--lat", "44", "--lon", "146", "--observer-height-m", "3", "--k-factor", "0", "--out", "x.tif"], "--k-factor"),
+        (["viewshed", KURILS_DEM, "--lat", "44", "--lon", "146", "--observer-height-m", "3", "--out", "no-such-dir/x.tif"], "--out: folder 'no-such-dir'"),
+        (["viewshed", KURILS_DEM, "--lat", "44", "--lon", "146", "--observer-height-m", "3", "--out", "x.tif",
+          "--floor-out", "no-such-dir/f.tif"], "--floor-out: folder 'no-such-dir'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

@@ -101,10 +101,14 @@ def _warm_up() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
 
     from simulator.terrain import open_terrain, write_geotiff
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
+    for option, path in (("--out", args.out), ("--floor-out", args.floor_out)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise AdcovError(f"{option}: folder {str(Path(path).parent)!r} does not exist (create it first)")
     with ThreadPoolExecutor(max_workers=1) as reader:
         terrain_read = reader.submit(open_terrain, args.dem)
         _warm_up()
