@@ -7,9 +7,10 @@ for the same observer (grid centre), 30 m antenna, a range covering the grid, k 
 The smallest size (64 x 64 by default) measures the fixed start-up cost of each tool
 (Python, numpy/numba/rasterio/pyproj imports, numba's first use and cached kernels for
 adcov); larger sizes also print adcov's time beyond that floor.
-Not a test: timings are noisy; run by hand:
+Then runs ``bench_run.py`` (cold and warm ``adcov run`` of the Kuril scenario, queries from
+cached envelopes) unless ``--viewshed-only``. Not a test: timings are noisy; run by hand:
 
-    .venv/bin/python benchmarks/bench_viewshed.py [--sizes 4000,8000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_viewshed.py [--sizes 64,4000,8000] [--repeat 3] [--viewshed-only]
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="64,4000,8000", help="grid sides; the first (tiny) one measures start-up")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--viewshed-only", action="store_true",
+                        help="skip the scenario run and query timings of bench_run.py printed afterwards")
     args = parser.parse_args()
     adcov = shutil.which("adcov", path=str(Path(sys.executable).parent)) or "adcov"
     gdal = shutil.which("gdal_viewshed")
@@ -108,6 +111,10 @@ def main() -> None:
                 g_mem = max(r["peak_rss_mb"] for r in runs["gdal"])
                 line += f" | gdal_viewshed -om DEM {g:.2f} s, peak {g_mem:.0f} MB | ratio adcov/gdal {a / g:.2f}"
             print(line, flush=True)
+    if not args.viewshed_only:
+        # the rest of the engine's performance acceptance: cold/warm `adcov run` of the Kuril
+        # scenario with peak memory, and queries from cached envelopes
+        subprocess.run([sys.executable, str(Path(__file__).with_name("bench_run.py"))], check=True)
 
 
 if __name__ == "__main__":
