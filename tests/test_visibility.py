@@ -240,3 +240,30 @@ def test_fan_in_sectors_gives_the_whole_fan_result(monkeypatch, make_terrain, ob
         assert np.array_equal(split.floor_msl_m, whole.floor_msl_m, equal_nan=True)
         assert np.array_equal(split.ground_range_m, whole.ground_range_m)
     assert np.isfinite(whole.floor_msl_m).mean() > 0.5
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10_000),
+    observer=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    geographic=st.booleans(),
+    budget_bytes=st.integers(20_000, 3_000_000),
+    range_m=st.floats(3_000.0, 40_000.0),
+)
+def test_any_sector_split_gives_the_whole_fan_result(monkeypatch, seed, observer, geographic, budget_bytes, range_m):
+    """Wherever the site and whatever the budget (hence sector count and boundaries), the
+    split fan fills exactly the cells the whole fan fills, with the same values."""
+    from simulator import coverage
+
+    elevation = rough_elevation_m((260, 230), seed=seed, relief_m=700.0, smooth_cells=2.0)
+    terrain = geographic_terrain(elevation, 1.0 / 1200.0, 146.5, 44.9) if geographic else utm_terrain(elevation, 90.0)
+    lon0, lat0 = cell_lonlat(terrain, observer[0] * 259, observer[1] * 229)
+    grid = AnalysisGrid.from_terrain(terrain)
+    # (the fixture is shared by the examples: each sets the budget it needs before use)
+    monkeypatch.setattr(coverage, "RAY_MEMORY_BYTES", 2**40)
+    whole = compute_line_of_sight(grid, lat0, lon0, 10.0, 4.0 / 3.0, range_m)
+    monkeypatch.setattr(coverage, "RAY_MEMORY_BYTES", budget_bytes)
+    split = compute_line_of_sight(grid, lat0, lon0, 10.0, 4.0 / 3.0, range_m)
+    assert split.window == whole.window
+    assert np.array_equal(split.floor_msl_m, whole.floor_msl_m, equal_nan=True)
+    assert np.array_equal(split.ground_range_m, whole.ground_range_m, equal_nan=True)
