@@ -383,3 +383,40 @@ def test_without_pyside6_the_launcher_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "PySide6", None)
     assert gui_app.main(["--screenshot", "never.png"]) == 2
     assert "pip install 'adcov[gui]'" in capsys.readouterr().err
+
+
+def test_menu_actions_go_through_the_file_dialogs(make_window, qtbot, tmp_path, monkeypatch):
+    """File > Open / Save as / Export ask Qt's file dialogs (replaced here by answers); a
+    cancelled dialog changes nothing."""
+    from PySide6 import QtWidgets
+
+    window = make_window()
+    asked = []
+
+    def answer(path):
+        def dialog(parent, title, directory="", filter_text=""):
+            asked.append((title, filter_text))
+            return (str(path), "") if path else ("", "")
+        return dialog
+
+    # cancelled: the open scenario stays
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", answer(None))
+    window.act_open.trigger()
+    assert window.session.scenario.name == "kurils-2020" and not window.runner.busy
+    # chosen: it opens
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", answer(bundled_scenario("crimea-2018")))
+    window.act_open.trigger()
+    qtbot.waitUntil(lambda: window.is_ready() and window.session.scenario.name == "crimea-2018", timeout=LOAD_MS)
+    assert asked[-1][0] == "Open scenario" and "*.yaml" in asked[-1][1]
+    # save as, through the dialog: a scenario file that loads
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", answer(tmp_path / "saved.yaml"))
+    window.act_save.trigger()
+    assert load_scenario(tmp_path / "saved.yaml").name
+    # export GeoJSON through the dialog
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", answer(tmp_path / "view.geojson"))
+    window.act_export_geojson.trigger()
+    assert json.loads((tmp_path / "view.geojson").read_text())["type"] == "FeatureCollection"
+    # cancelled save: nothing written
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", answer(None))
+    window.act_save.trigger()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".yaml", ".geojson")) == ["saved.yaml", "view.geojson"]
