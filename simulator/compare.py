@@ -246,14 +246,15 @@ def _grid_difference(a, b) -> str | None:
     if a.key == b.key:
         return None
     reasons = []
-    if a.terrain.content_hash != b.terrain.content_hash:
+    if a.terrain.identity != b.terrain.identity:
         names_a = ", ".join(Path(p).name for p in a.terrain.source_paths) or "in-memory terrain"
         names_b = ", ".join(Path(p).name for p in b.terrain.source_paths) or "in-memory terrain"
-        reasons.append(f"terrain {names_a} (sha256 {a.terrain.content_hash[:12]}) vs {names_b} (sha256 {b.terrain.content_hash[:12]})")
+        reasons.append(f"terrain {names_a} ({a.terrain.identity[:12]}) vs {names_b} ({b.terrain.identity[:12]})")
     if a.area_bounds_deg != b.area_bounds_deg:
         reasons.append(f"area (west, south, east, north deg) {a.area_bounds_deg} vs {b.area_bounds_deg}")
-    if (a.row_off, a.col_off, a.n_rows, a.n_cols) != (b.row_off, b.col_off, b.n_rows, b.n_cols):
-        reasons.append(f"analysis window rows/cols {a.n_rows}x{a.n_cols} at ({a.row_off}, {a.col_off}) vs {b.n_rows}x{b.n_cols} at ({b.row_off}, {b.col_off})")
+    if (a.row_off, a.col_off, a.n_rows, a.n_cols, a.factor) != (b.row_off, b.col_off, b.n_rows, b.n_cols, b.factor):
+        reasons.append(f"analysis window rows/cols {a.n_rows}x{a.n_cols} at ({a.row_off}, {a.col_off}) every {a.factor} DEM cells "
+                       f"vs {b.n_rows}x{b.n_cols} at ({b.row_off}, {b.col_off}) every {b.factor}")
     return "; ".join(reasons) or "grid keys differ"
 
 
@@ -446,14 +447,23 @@ def _scenario_label(scenario) -> str:
     return scenario.name
 
 
-def _same_terrain_source(scenario, terrain) -> bool:
+def _same_terrain_source(scenario, terrain, other_scenario=None) -> bool:
+    """Whether a scenario names the same terrain files and policies as an opened terrain (or
+    as another scenario)."""
     def norm(paths):
         return tuple(Path(p).resolve() for p in paths)
 
+    if other_scenario is not None:
+        return (bool(scenario.terrain_paths) and norm(scenario.terrain_paths) == norm(other_scenario.terrain_paths)
+                and scenario.void_policy == other_scenario.void_policy
+                and getattr(scenario, "outside_terrain", "error") == getattr(other_scenario, "outside_terrain", "error")
+                and scenario.area_bounds_deg == other_scenario.area_bounds_deg)
+    outside = "sea" if getattr(scenario, "outside_terrain", "error") == "sea" else "error"
     return (
         bool(scenario.terrain_paths)
         and norm(scenario.terrain_paths) == norm(getattr(terrain, "source_paths", ()))
         and scenario.void_policy == getattr(terrain, "void_policy", None)
+        and outside == getattr(terrain, "outside_terrain", "error")
     )
 
 
@@ -466,6 +476,7 @@ def coverage_reusing(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     catalog=None,
+    scheduler=None,
 ) -> Coverage:
     """Coverage of ``scenario``, reusing ``reference``'s envelopes wherever nothing changed.
 
@@ -480,29 +491,31 @@ def coverage_reusing(
     AdcovError
         The scenario's analysis grid (terrain content, area) differs from the reference's.
     """
+    from simulator.analysis_area import open_scenario_terrain
     from simulator.catalog import load_catalog
-    from simulator.geometry import AnalysisGrid
-    from simulator.terrain import open_terrain
 
     catalog = catalog or load_catalog()
     if range_mode not in RANGE_MODES:
         raise AdcovError(f"range_mode: {range_mode!r} is not valid; expected one of {', '.join(RANGE_MODES)}")
-    ref_terrain = reference.grid.terrain
-    if _same_terrain_source(scenario, ref_terrain):
-        terrain = ref_terrain
-    else:
-        terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
-    grid = AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
-    why = _grid_difference(reference.grid, grid)
-    if why:
+    ref = reference.grid
+    ref_terrain = ref.terrain
+    terrain = ref_terrain if _same_terrain_source(scenario, ref_terrain) else open_scenario_terrain(scenario)
+    reasons = []
+    if terrain.identity != ref_terrain.identity:
+        names_a = ", ".join(Path(p).name for p in ref_terrain.source_paths) or "in-memory terrain"
+        names_b = ", ".join(Path(p).name for p in terrain.source_paths) or "in-memory terrain"
+        reasons.append(f"terrain {names_a} vs {names_b}")
+    if scenario.area_bounds_deg != ref.area_bounds_deg:
+        reasons.append(f"area (west, south, east, north deg) {ref.area_bounds_deg} vs {scenario.area_bounds_deg}")
+    if reasons:
         raise AdcovError(
             f"{scenario.path}: scenario {scenario.name!r} cannot be compared with {reference.scenario_name or 'the baseline'}: "
-            f"its analysis grid differs ({why}); a variant must use the same terrain and area as its baseline"
+            f"its analysis grid differs ({'; '.join(reasons)}); a variant must use the same terrain and area as its baseline"
         )
-    # same key: share the grid object (and its cached cell areas) and unchanged envelopes
+    # share the grid object (and its cached cell areas) and unchanged envelopes
     return build_coverage(
         scenario, range_mode=range_mode, cache=cache, progress=progress, cancel=cancel,
-        catalog=catalog, grid=reference.grid, reuse=reference,
+        catalog=catalog, grid=reference.grid, reuse=reference, scheduler=scheduler,
     )
 
 
@@ -523,6 +536,8 @@ def compare(
     cache: EnvelopeCache | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    resolution_m: float | str | None = None,
+    scheduler=None,
 ) -> Comparison:
     """Compare a baseline with a variant: areas lost and gained, depth, marginal contributions.
 
@@ -545,6 +560,10 @@ def compare(
         Line-of-sight disk cache; None computes what is not reused.
     progress : callable(fraction, message), optional
     cancel : CancelToken, optional
+    resolution_m : float or "native", optional
+        Analysis spacing instead of the scenarios' (see :mod:`simulator.analysis_area`).
+    scheduler : None, "local", "tcp://HOST:PORT" or distributed.Client
+        Where envelopes are computed (one Dask task per unit; same results).
 
     Returns
     -------
@@ -580,7 +599,16 @@ def compare(
     if _is_scenario(baseline):
         split = 1.0 if withdraw_ids is not None or isinstance(variant, Coverage) else 0.6
         baseline_name = _scenario_label(baseline)
-        baseline_cov = build_coverage(baseline, range_mode=range_mode, cache=cache, progress=_scaled(progress, 0.0, split), cancel=cancel)
+        grid = None
+        if _is_scenario(variant) and _same_terrain_source(variant, None, baseline):
+            # one grid for both sides: the union of both scenarios' disks
+            from simulator.analysis_area import open_scenario_terrain, scenario_grid
+            from simulator.catalog import load_catalog
+
+            grid = scenario_grid([baseline, variant], open_scenario_terrain(baseline), load_catalog(),
+                                 resolution_m=resolution_m)
+        baseline_cov = build_coverage(baseline, range_mode=range_mode, cache=cache, progress=_scaled(progress, 0.0, split),
+                                      cancel=cancel, grid=grid, resolution_m=resolution_m, scheduler=scheduler)
     elif isinstance(baseline, Coverage):
         split = 0.0
         baseline_name = baseline.scenario_name or "baseline"
@@ -596,7 +624,8 @@ def compare(
         variant_name = variant.scenario_name or "variant"
     else:
         variant_cov = coverage_reusing(
-            variant, baseline_cov, range_mode=range_mode, cache=cache, progress=_scaled(progress, split, 1.0), cancel=cancel
+            variant, baseline_cov, range_mode=range_mode, cache=cache, progress=_scaled(progress, split, 1.0), cancel=cancel,
+            scheduler=scheduler,
         )
         variant_name = _scenario_label(variant)
     if variant_name == baseline_name:

@@ -233,6 +233,40 @@ MID_SAMPLES_PER_CELL = 2.0
 MID_FIELD_CELLS = 128.0
 
 
+def dem_window(source, frame: SiteFrame, reach_m: float) -> tuple[int, int, int, int]:
+    """DEM rows ``r0:r1`` and columns ``c0:c1`` holding every point within ``reach_m`` of a
+    site (its geodesic circle and centre, plus two cells), clipped to the DEM unless the DEM
+    takes what lies beyond it as sea."""
+    azimuth = np.linspace(0.0, 2.0 * math.pi, 1441)
+    ex = np.concatenate([[0.0], reach_m * np.sin(azimuth)])
+    ny = np.concatenate([[0.0], reach_m * np.cos(azimuth)])
+    x, y = frame.from_aeqd.transform(ex, ny)
+    col, row = (~source.transform) @ (np.asarray(x), np.asarray(y))
+    r0 = int(math.floor(np.nanmin(row))) - 2
+    r1 = int(math.ceil(np.nanmax(row))) + 3
+    c0 = int(math.floor(np.nanmin(col))) - 2
+    c1 = int(math.ceil(np.nanmax(col))) + 3
+    if getattr(source, "outside_terrain", "error") != "sea":
+        rows, cols = source.shape
+        r0, r1, c0, c1 = max(r0, 0), min(r1, rows), max(c0, 0), min(c1, cols)
+        if r1 - r0 < 2 or c1 - c0 < 2:
+            raise AdcovError("the site's range reaches no terrain")
+    return r0, r1, c0, c1
+
+
+def analysis_terrain(grid: AnalysisGrid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Terrain at analysis cells ``r0:r1, c0:c1`` [m MSL]: from the grid's analysis terrain
+    when it is in memory, else read for this window alone (a Dask worker reads no more)."""
+    held = grid.__dict__.get("elevation_m")
+    if held is not None:
+        return held[r0:r1, c0:c1]
+    out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
+    step = max(1, int(32_000_000 // max((c1 - c0) * grid.factor * grid.factor, 1)))
+    for i in range(r0, r1, step):
+        out[i - r0 : min(i + step, r1) - r0] = grid.elevation_block(i, min(i + step, r1), c0, c1)
+    return out
+
+
 def site_terrain_m(grid: AnalysisGrid, lat_deg: float, lon_deg: float) -> float:
     """Terrain height at a site, bilinear. [m MSL] (OutsideTerrainError if off the terrain)."""
     return float(np.asarray(grid.terrain.sample_m(np.array([lat_deg]), np.array([lon_deg])))[0])
@@ -289,7 +323,7 @@ def compute_line_of_sight(
     if cache is not None:
         key = cache_key(
             what="line_of_sight",
-            grid=grid.key,
+            grid=grid.cache_key,
             lat_deg=float(lat_deg),
             lon_deg=float(lon_deg),
             antenna_height_m=float(antenna_height_m),
@@ -313,14 +347,16 @@ def compute_line_of_sight(
             )
 
     frame = SiteFrame.for_site(grid.crs, lat_deg, lon_deg)
-    terrain = grid.terrain
-    full_transform = terrain.transform
+    source = grid.terrain
     cell_ew_m, cell_ns_m = grid.cell_size_m
-    spacing_m = min(cell_ew_m, cell_ns_m) / SAMPLES_PER_CELL
+    min_cell_m = min(cell_ew_m, cell_ns_m)  # analysis cells: rays per cell of arc
+    dem_ew_m, dem_ns_m = grid.dem_cell_size_m
+    dem_cell_m = min(dem_ew_m, dem_ns_m)  # DEM posts: samples along the rays
+    spacing_m = dem_cell_m / SAMPLES_PER_CELL
 
     # Coarse ranges over the whole grid pick the window of cells within range.
     coarse = COARSE_STRIDE_CELLS
-    cx, cy = frame.forward_lattice(full_transform, grid.row_off, grid.col_off, grid.n_rows, grid.n_cols, coarse)
+    cx, cy = frame.forward_lattice(grid.transform, 0, 0, grid.n_rows, grid.n_cols, coarse)
     coarse_range = np.hypot(cx, cy)
     margin_m = 2.0 * coarse * max(cell_ew_m, cell_ns_m)
     near = coarse_range <= max_range_m + margin_m
@@ -338,21 +374,26 @@ def compute_line_of_sight(
     far_m += coarse * max(cell_ew_m, cell_ns_m)
     ray_range_m = min(max_range_m, far_m + spacing_m)
 
-    min_cell_m = min(cell_ew_m, cell_ns_m)
-    fine_m = min_cell_m / NEAR_SAMPLES_PER_CELL
-    n_fine = int(round(NEAR_FIELD_CELLS * min_cell_m / fine_m))
-    mid_m = min_cell_m / MID_SAMPLES_PER_CELL
-    n_mid = int(round((MID_FIELD_CELLS - NEAR_FIELD_CELLS) * min_cell_m / mid_m))
+    fine_m = dem_cell_m / NEAR_SAMPLES_PER_CELL
+    n_fine = int(round(NEAR_FIELD_CELLS * dem_cell_m / fine_m))
+    mid_m = dem_cell_m / MID_SAMPLES_PER_CELL
+    n_mid = int(round((MID_FIELD_CELLS - NEAR_FIELD_CELLS) * dem_cell_m / mid_m))
     mid_end_m = n_fine * fine_m + n_mid * mid_m
     n_samples = n_fine + n_mid + max(int(math.ceil((ray_range_m - mid_end_m) / spacing_m)), 0) + 2
     n_rays = max(64, int(math.ceil(2.0 * math.pi * ray_range_m * RAYS_PER_CELL_OF_ARC / min_cell_m)))
     inv_step_m = INVERSE_LATTICE_M
     knot_m = 16.0 * mid_m
-    inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(full_transform, ray_range_m + knot_m + spacing_m, inv_step_m)
+    reach_m = ray_range_m + knot_m + spacing_m
+    inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(source.transform, reach_m, inv_step_m)
+    # Only the DEM window the rays can reach is read (released when this returns).
+    wr0, wr1, wc0, wc1 = dem_window(source, frame, reach_m)
+    dem = source.read_pixels(wr0, wr1, wc0, wc1)
+    inv_row = np.ascontiguousarray(inv_row - wr0)
+    inv_col = np.ascontiguousarray(inv_col - wc0)
     antenna_altitude_m = ground_m + float(antenna_height_m)
     re_m = effective_radius_m(k_factor, earth_radius_m)
-    fx, fy = frame.forward_lattice(full_transform, grid.row_off + r0, grid.col_off + c0, r1 - r0, c1 - c0, stride)
-    terrain_crop = np.ascontiguousarray(grid.elevation_m[r0:r1, c0:c1], dtype=np.float32)
+    fx, fy = frame.forward_lattice(grid.transform, r0, c0, r1 - r0, c1 - c0, stride)
+    terrain_crop = np.ascontiguousarray(analysis_terrain(grid, r0, r1, c0, c1), dtype=np.float32)
     # NaN-filled, not empty: a cell no sector filled would read as "not computed", not as junk
     floor = np.full(terrain_crop.shape, np.nan, dtype=np.float32)
     ground_range = np.full(terrain_crop.shape if with_ground_range else (0, 0), np.nan, dtype=np.float32)
@@ -363,7 +404,7 @@ def compute_line_of_sight(
     for first_ray in range(0, n_rays, rays_per_sector):
         n_sector_rays = min(rays_per_sector, n_rays - first_ray)
         ray_horizon = visibility.ray_horizons(
-            terrain.elevation_m,
+            dem,
             inv_row,
             inv_col,
             origin_y,
@@ -381,7 +422,7 @@ def compute_line_of_sight(
             knot_m,
             antenna_altitude_m,
             re_m,
-            OBSERVER_CELL_FRACTION * min_cell_m,
+            OBSERVER_CELL_FRACTION * dem_cell_m,
         )
         visibility.cell_floors_msl(
             ray_horizon,
@@ -394,7 +435,7 @@ def compute_line_of_sight(
             spacing_m,
             antenna_altitude_m,
             re_m,
-            OWN_CELL_FRACTION * min_cell_m,
+            OWN_CELL_FRACTION * dem_cell_m,
             fx,
             fy,
             stride,
@@ -404,6 +445,7 @@ def compute_line_of_sight(
             ground_range,
         )
         del ray_horizon
+    del dem
     result = LineOfSight(
         row0=r0,
         col0=c0,
@@ -659,7 +701,8 @@ def build_unit_envelope(
         cache=cache,
     )
     re_m = effective_radius_m(k_factor, earth_radius_m)
-    terrain = grid.elevation_m[los.window]
+    rows, cols = los.window
+    terrain = analysis_terrain(grid, rows.start, rows.stop, cols.start, cols.stop)
     layers: dict[str, tuple[EnvelopeComponent, ...]] = {}
     if figures.detection_range_km:
         layers["detection"] = layer_components(
@@ -849,6 +892,8 @@ def build_coverage(
     catalog=None,
     grid: AnalysisGrid | None = None,
     reuse: "Coverage | None" = None,
+    resolution_m: float | str | None = None,
+    scheduler=None,
 ) -> Coverage:
     """Envelopes of every active unit of a scenario (line of sight cached on disk).
 
@@ -869,31 +914,51 @@ def build_coverage(
     reuse : Coverage, optional
         Envelopes on the same grid and sphere to take as they are for units whose resolved
         figures are equal (no line of sight recomputed for them).
+    resolution_m : float or "native", optional
+        Analysis spacing instead of the scenario's (see :mod:`simulator.analysis_area`).
+    scheduler : None, "local", "tcp://HOST:PORT" or distributed.Client
+        Where the envelopes are computed: in this process (None), or one Dask task per
+        unit (:func:`simulator.sweep.run_tasks`); each worker reads its own DEM window and
+        the results are the same bit for bit.
     """
+    from simulator.analysis_area import open_scenario_terrain, scenario_grid
     from simulator.catalog import load_catalog
-    from simulator.terrain import open_terrain
 
     catalog = catalog or load_catalog()
     if grid is None:
         if terrain is None:
-            terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
-        grid = AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
+            terrain = open_scenario_terrain(scenario)
+        grid = scenario_grid(scenario, terrain, catalog, resolution_m=resolution_m)
     reusable = {}
     if reuse is not None and reuse.grid.key == grid.key and reuse.k_factor == scenario.k_factor and reuse.earth_radius_m == EARTH_MEAN_RADIUS_M:
         reusable = reuse.envelopes
     envelopes: dict[str, UnitEnvelope] = {}
     units = list(scenario.units)
-    for i, unit in enumerate(units):
-        if cancel is not None and cancel.cancelled:
-            raise ComputationCancelled("computation cancelled")
+    todo: list[UnitFigures] = []
+    for unit in units:
         figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
         previous = reusable.get(unit.id)
         if previous is not None and previous.figures == figures:
             envelopes[unit.id] = previous
-            continue
-        if progress:
-            progress(i / max(len(units), 1), f"line of sight: {unit.id}")
-        envelopes[unit.id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
+        else:
+            todo.append(figures)
+    if scheduler is None:
+        for i, figures in enumerate(todo):
+            if cancel is not None and cancel.cancelled:
+                raise ComputationCancelled("computation cancelled")
+            if progress:
+                progress(i / max(len(todo), 1), f"line of sight: {figures.unit_id}")
+            envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
+    elif todo:
+        from simulator.sweep import run_tasks
+
+        cache_dir = str(cache.directory) if cache is not None and cache.enabled else None
+        items = [EnvelopeTask(grid, figures, float(scenario.k_factor), EARTH_MEAN_RADIUS_M, cache_dir) for figures in todo]
+        for figures, envelope in zip(todo, run_tasks(compute_envelope_task, items, scheduler=scheduler,
+                                                     progress=progress, cancel=cancel, label="envelopes"), strict=True):
+            envelopes[figures.unit_id] = envelope
+    # file order, whatever order they were computed or reused in
+    envelopes = {unit.id: envelopes[unit.id] for unit in units}
     if progress:
         progress(1.0, "envelopes ready")
     placements = {unit.id: _placement(unit) for unit in units}
@@ -905,6 +970,24 @@ def build_coverage(
     }
     return Coverage(grid, envelopes, scenario.k_factor, scenario_name=scenario.name, notes=[],
                     placements=placements, placement_sources=placement_sources)
+
+
+@dataclass(frozen=True)
+class EnvelopeTask:
+    """One unit's envelope, as a Dask task: the grid travels as metadata (file paths and
+    placement), and the worker reads its own DEM window."""
+
+    grid: AnalysisGrid
+    figures: UnitFigures
+    k_factor: float
+    earth_radius_m: float
+    cache_dir: str | None
+
+
+def compute_envelope_task(task: EnvelopeTask) -> UnitEnvelope:
+    """Run one :class:`EnvelopeTask` (in this process or on a Dask worker)."""
+    cache = EnvelopeCache(task.cache_dir) if task.cache_dir is not None else None
+    return build_unit_envelope(task.grid, task.figures, task.k_factor, earth_radius_m=task.earth_radius_m, cache=cache)
 
 
 def _placement(unit) -> dict:

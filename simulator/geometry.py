@@ -16,6 +16,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
@@ -59,42 +60,54 @@ def aeqd_crs(lat_deg: float, lon_deg: float) -> pyproj.CRS:
 
 @dataclass(frozen=True, eq=False)
 class AnalysisGrid:
-    """The cells on which coverage is computed: a window of the terrain's own grid.
+    """The cells on which coverage is computed: blocks of ``factor x factor`` DEM cells.
 
-    Rays sample the whole terrain (so terrain outside the area can still mask); results live
-    on ``rows x cols`` cells starting at ``(row_off, col_off)`` of the terrain grid.
+    Analysis cell ``(i, j)`` covers DEM cells ``row_off + i*factor ...`` and
+    ``col_off + j*factor ...`` (the grid is aligned with the DEM's lattice and may reach past
+    it where the DEM source takes the outside as sea); its value is the terrain at its centre
+    (a DEM post for odd ``factor``, the mean of the four posts around the centre for even).
+    Rays sample the DEM itself at its own spacing, so a coarser grid never means coarser
+    masking. ``terrain`` is the DEM source (:class:`~simulator.terrain.Terrain` in memory or
+    :class:`~simulator.dem.DemSource` read in windows).
     """
 
-    terrain: object  # simulator.terrain.Terrain
+    terrain: object  # simulator.terrain.Terrain or simulator.dem.DemSource
     row_off: int
     col_off: int
     n_rows: int
     n_cols: int
     area_bounds_deg: tuple[float, float, float, float] | None = None
+    factor: int = 1
+    #: How the extent was chosen: "dem" (the whole DEM), "area" (the scenario's box),
+    #: "disks" (the union of the units' largest nominal disks).
+    extent: str = "dem"
+    #: How the resolution was chosen (for the assumptions).
+    resolution_rule: str = "the DEM's own spacing"
+
+    def __getstate__(self) -> dict:
+        # the fields only: the analysis terrain and lattices are recomputed where needed, so
+        # a grid sent to a Dask worker carries no raster
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_terrain(cls, terrain, area_bounds_deg=None) -> "AnalysisGrid":
-        """The analysis grid of ``terrain`` clipped to ``(west, south, east, north)`` degrees."""
-        rows, cols = terrain.elevation_m.shape
+        """The analysis grid of ``terrain`` at its own spacing, clipped to ``(west, south,
+        east, north)`` degrees."""
+        rows, cols = terrain.shape
         if area_bounds_deg is None:
             return cls(terrain, 0, 0, rows, cols)
-        west, south, east, north = area_bounds_deg
-        lons = np.concatenate([np.linspace(west, east, 64), np.full(64, east), np.linspace(east, west, 64), np.full(64, west)])
-        lats = np.concatenate([np.full(64, south), np.linspace(south, north, 64), np.full(64, north), np.linspace(north, south, 64)])
-        to_crs = pyproj.Transformer.from_crs("EPSG:4326", _pyproj_crs(terrain.crs), always_xy=True)
-        xs, ys = to_crs.transform(lons, lats)
-        inv = ~terrain.transform
-        cols_f, rows_f = inv @ (np.asarray(xs), np.asarray(ys))
-        r0 = max(int(math.floor(np.min(rows_f))), 0)
-        r1 = min(int(math.ceil(np.max(rows_f))), rows)
-        c0 = max(int(math.floor(np.min(cols_f))), 0)
-        c1 = min(int(math.ceil(np.max(cols_f))), cols)
+        r0, r1, c0, c1 = _box_pixels(terrain, area_bounds_deg)
+        r0, r1, c0, c1 = max(r0, 0), min(r1, rows), max(c0, 0), min(c1, cols)
         if r1 - r0 < 2 or c1 - c0 < 2:
             raise OutsideTerrainError(
                 f"area {area_bounds_deg} (west, south, east, north deg) does not overlap the terrain "
                 f"{tuple(round(b, 4) for b in terrain.bounds_deg)}"
             )
-        return cls(terrain, r0, c0, r1 - r0, c1 - c0, tuple(float(v) for v in area_bounds_deg))
+        return cls(terrain, r0, c0, r1 - r0, c1 - c0, tuple(float(v) for v in area_bounds_deg), extent="area")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -107,20 +120,77 @@ class AnalysisGrid:
     @property
     def transform(self) -> Affine:
         """Cell-corner affine transform of the analysis grid in the terrain CRS."""
-        return self.terrain.transform @ Affine.translation(self.col_off, self.row_off)
+        return self.terrain.transform @ Affine.translation(self.col_off, self.row_off) @ Affine.scale(self.factor)
+
+    def dem_pixel(self, row, col):
+        """Centre-based fractional DEM pixel ``(row, col)`` of analysis cell centres."""
+        half = (self.factor - 1) / 2.0
+        return (self.row_off + np.asarray(row, dtype=float) * self.factor + half,
+                self.col_off + np.asarray(col, dtype=float) * self.factor + half)
+
+    def elevation_block(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
+        """Terrain at the centres of analysis cells ``i0:i1, j0:j1`` (float32). [m MSL]
+
+        Reads only the DEM rows and columns those centres need; the same values whatever
+        block a cell is read in (the arithmetic depends on the cell alone).
+        """
+        f = self.factor
+        lo = (f - 1) // 2  # post at or just before the centre
+        pair = f % 2 == 0  # even: the centre lies between two posts on each axis
+        r_first = self.row_off + i0 * f + lo
+        c_first = self.col_off + j0 * f + lo
+        r_stop = self.row_off + (i1 - 1) * f + lo + (2 if pair else 1)
+        c_stop = self.col_off + (j1 - 1) * f + lo + (2 if pair else 1)
+        z = self.terrain.read_pixels(r_first, r_stop, c_first, c_stop)
+        if f == 1:
+            return np.ascontiguousarray(z, dtype=np.float32)
+        a = z[0::f, 0::f][: i1 - i0, : j1 - j0]
+        if not pair:
+            return np.ascontiguousarray(a, dtype=np.float32)
+        b = z[0::f, 1::f][: i1 - i0, : j1 - j0]
+        c = z[1::f, 0::f][: i1 - i0, : j1 - j0]
+        d = z[1::f, 1::f][: i1 - i0, : j1 - j0]
+        mean = ((a.astype(np.float64) + b) * 0.5 + (c.astype(np.float64) + d) * 0.5) * 0.5
+        return mean.astype(np.float32)
 
     @cached_property
     def elevation_m(self) -> np.ndarray:
-        """Terrain elevation at the analysis cells (view, read-only). [m] MSL"""
-        return self.terrain.elevation_m[
-            self.row_off : self.row_off + self.n_rows, self.col_off : self.col_off + self.n_cols
-        ]
+        """Terrain elevation at the analysis cells (read-only float32). [m] MSL"""
+        if self.factor == 1 and self.terrain.covers_pixels(self.row_off, self.row_off + self.n_rows,
+                                                           self.col_off, self.col_off + self.n_cols) \
+                and getattr(self.terrain, "elevation_m", None) is not None \
+                and self.terrain.elevation_m.dtype == np.float32:
+            view = self.terrain.elevation_m[self.row_off: self.row_off + self.n_rows, self.col_off: self.col_off + self.n_cols]
+            return view
+        out = np.empty(self.shape, dtype=np.float32)
+        # blocks of rows whose DEM window stays around 64 MB
+        dem_cols = max(self.n_cols * self.factor, 1)
+        step = max(1, int(32_000_000 // (dem_cols * self.factor)))
+        for i0 in range(0, self.n_rows, step):
+            i1 = min(i0 + step, self.n_rows)
+            out[i0:i1] = self.elevation_block(i0, i1, 0, self.n_cols)
+        out.flags.writeable = False
+        return out
 
     @cached_property
     def key(self) -> str:
-        """Stable identity of the grid (terrain content + window), for cache keys."""
-        text = f"{self.terrain.content_hash}|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols}|{self.area_bounds_deg}"
+        """Identity of the grid (terrain identity + placement), for comparing grids."""
+        text = (f"{self.terrain.identity}|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols},{self.factor}"
+                f"|{self.area_bounds_deg}")
         return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @cached_property
+    def cache_key(self) -> str:
+        """Content identity of the grid (terrain content + placement), for cache keys."""
+        text = (f"{self.terrain.content_hash}|{getattr(self.terrain, 'outside_terrain', 'error')}"
+                f"|{self.row_off},{self.col_off},{self.n_rows},{self.n_cols},{self.factor}|{self.area_bounds_deg}")
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @cached_property
+    def dem_cell_size_m(self) -> tuple[float, float]:
+        """Ground size of the DEM's cells at the grid centre, (east-west, north-south). [m]"""
+        dx, dy = self.cell_size_m
+        return (dx / self.factor, dy / self.factor)
 
     @cached_property
     def _to_lonlat(self) -> pyproj.Transformer:
@@ -186,6 +256,20 @@ class AnalysisGrid:
             area[~self.inside_area] = 0.0
         area.flags.writeable = False
         return area
+
+
+def _box_pixels(terrain, area_bounds_deg) -> tuple[int, int, int, int]:
+    """DEM pixel rows/cols ``r0, r1, c0, c1`` (half-open) of the cells a lon/lat box touches
+    (edges densified, so a projected DEM's window covers all of the box)."""
+    west, south, east, north = area_bounds_deg
+    lons = np.concatenate([np.linspace(west, east, 64), np.full(64, east), np.linspace(east, west, 64), np.full(64, west)])
+    lats = np.concatenate([np.full(64, south), np.linspace(south, north, 64), np.full(64, north), np.linspace(north, south, 64)])
+    to_crs = pyproj.Transformer.from_crs("EPSG:4326", _pyproj_crs(terrain.crs), always_xy=True)
+    xs, ys = to_crs.transform(lons, lats)
+    inv = ~terrain.transform
+    cols_f, rows_f = inv @ (np.asarray(xs), np.asarray(ys))
+    return (int(math.floor(np.min(rows_f))), int(math.ceil(np.max(rows_f))),
+            int(math.floor(np.min(cols_f))), int(math.ceil(np.max(cols_f))))
 
 
 def _authalic_q(lat_rad: np.ndarray, e2: float) -> np.ndarray:

@@ -328,7 +328,22 @@ class ScenarioFile(_Model):
         description="A raster path, a list of paths, or {paths, void_policy}; relative to this file. "
         "Inherited through extends.",
     )
-    area: Area | None = Field(None, description="Analysis area [deg]; inherited through extends.")
+    area: Area | None = Field(
+        None,
+        description="Analysis area [deg]; inherited through extends. Without one, the area is the union of every "
+        "unit's largest nominal disk; with one, outputs state each unit's fraction of its disk outside it.",
+    )
+    resolution_m: Annotated[float, Strict(), Field(gt=0, le=100_000)] | Literal["native"] | None = Field(
+        None,
+        description="Analysis grid spacing [m] (whole DEM cells, aligned with the DEM), or 'native' for the DEM's "
+        "own spacing. Default: the DEM's spacing, coarsened only when a unit's disk would exceed "
+        "1,500,000 cells. Rays always sample the DEM at its own spacing. Inherited.",
+    )
+    outside_terrain: Literal["error", "sea", "clip"] | None = Field(
+        None,
+        description="Where a unit's disk reaches past the terrain: 'error' (default: stop and name the unit), "
+        "'sea' (sea level, 0 m, beyond the terrain) or 'clip' (the analysis stops at the terrain's edge). Inherited.",
+    )
     k_factor: Number | None = Field(
         None,
         gt=0,
@@ -425,6 +440,13 @@ class Scenario:
     extends: Path | None
     as_of: _dt.date | None
     sources: Mapping[str, Mapping] = field(hash=False)
+    #: Analysis spacing [m], "native", or None for the default rule (simulator.analysis_area).
+    resolution_m: float | str | None = None
+    #: What lies beyond the terrain: "error", "sea" or "clip".
+    outside_terrain: str = "error"
+    #: Every unit the file chain places (withdrawn and not yet active ones included): the
+    #: analysis grid covers all their disks, so that variants and dates share one grid.
+    grid_units: tuple[UnitSpec, ...] = field(default=(), hash=False)
 
     def __repr__(self) -> str:
         terrain = ", ".join(p.name for p in self.terrain_paths) or "none"
@@ -794,6 +816,8 @@ _EXPECT = {
     "south_deg": "a number in [-90, 90] [deg]",
     "north_deg": "a number in [-90, 90] [deg]",
     "k_factor": "a number > 0 (effective earth radius factor; 4/3 = standard refraction)",
+    "resolution_m": "a number of metres in (0, 100000] or 'native' (the DEM's own spacing)",
+    "outside_terrain": "one of error, sea, clip",
     "assumptions": "a mapping {antenna_height_m}",
     "sources": "a list of source ids",
     "units": "a list of units (mappings with id, system, lat_deg, lon_deg, ...)",
@@ -932,6 +956,7 @@ _SYNONYMS = {
     "deployed": ("deployed_on", "deploy_date", "from", "start"),
     "withdrawn": ("withdrawn_on", "withdraw_date", "until", "end"),
     "k_factor": ("k", "refraction", "kfactor"),
+    "resolution_m": ("resolution", "cell_size_m", "spacing_m"),
     "schema_version": ("version", "schema"),
     "system": ("system_id", "type", "sam"),
     "notes": ("note", "comment", "comments"),
@@ -1085,6 +1110,8 @@ class _Resolved:
     terrain_declared: tuple[str, int | None, str] | None = None  # display, line, key path
     void_policy: str = "fill"
     area: tuple[float, float, float, float] | None = None
+    resolution_m: float | str | None = None
+    outside_terrain: str = "error"
     k_factor: float = DEFAULT_K_FACTOR
     antenna_height_m: float | None = None
     sources: dict[str, dict] = field(default_factory=dict)
@@ -1202,6 +1229,7 @@ class _Loader:
             res.terrain_mentioned = parent.terrain_mentioned
             res.terrain_paths, res.terrain_declared = parent.terrain_paths, parent.terrain_declared
             res.void_policy, res.area = parent.void_policy, parent.area
+            res.resolution_m, res.outside_terrain = parent.resolution_m, parent.outside_terrain
             res.k_factor, res.antenna_height_m = parent.k_factor, parent.antenna_height_m
             res.sources = dict(parent.sources)
             res.units = dict(parent.units)
@@ -1243,6 +1271,12 @@ class _Loader:
             if ok:
                 res.area = (area.west_deg, area.south_deg, area.east_deg, area.north_deg)
 
+        resolution = part("resolution_m")
+        if resolution is not None:
+            res.resolution_m = resolution if resolution == "native" else float(resolution)
+        outside = part("outside_terrain")
+        if outside is not None:
+            res.outside_terrain = outside
         k = part("k_factor")
         if k is not None:
             res.k_factor = float(k)
@@ -1549,17 +1583,22 @@ class _Loader:
             extends=res.extends,
             as_of=res.as_of,
             sources=types.MappingProxyType({k: types.MappingProxyType(dict(v)) for k, v in res.sources.items()}),
+            resolution_m=res.resolution_m,
+            outside_terrain=res.outside_terrain,
+            grid_units=tuple(s.spec for s in res.units.values()) + tuple(s.spec for s in res.withdrawn.values()),
         )
 
     def _check_inside_terrain(self, res: _Resolved) -> None:
         import numpy as np
 
-        from simulator.terrain import open_terrain
+        from simulator.dem import open_dem
 
         display, line, key_path = res.terrain_declared or (res.display, None, "terrain")
         paths = [str(p) for p in res.terrain_paths]
         try:
-            terrain = open_terrain(paths if len(paths) > 1 else paths[0], void_policy=res.void_policy)
+            # metadata only: windows are read when envelopes are computed
+            terrain = open_dem(paths if len(paths) > 1 else paths[0], void_policy=res.void_policy,
+                               outside_terrain="sea" if res.outside_terrain == "sea" else "error")
         except Exception as exc:  # noqa: BLE001 - a bad raster is bad input, whatever rasterio raises
             self.add(display, line, key_path, f"cannot open terrain: {_first_line(exc)}")
             return

@@ -75,6 +75,7 @@ from simulator.coverage import (
     Coverage,
     ProgressCallback,
     area_where_positive_m2,
+    analysis_terrain,
     build_unit_envelope,
 )
 from simulator.errors import AdcovError, ComputationCancelled
@@ -277,6 +278,10 @@ class GridSpec:
     void_policy: str
     area_bounds_deg: tuple[float, float, float, float] | None
     grid_key: str
+    outside_terrain: str = "error"
+    #: placement of the analysis grid on the DEM: row_off, col_off, n_rows, n_cols, factor
+    placement: tuple[int, int, int, int, int] = (0, 0, 0, 0, 1)
+    extent: str = "dem"
 
 
 _GRIDS: dict[GridSpec, AnalysisGrid] = {}
@@ -298,12 +303,15 @@ def _grid_for(spec: GridSpec) -> AnalysisGrid:
         grid = _GRIDS.get(spec)
     if grid is not None:
         return grid
-    from simulator.terrain import open_terrain
+    from simulator.dem import open_dem
 
     if not spec.terrain_paths:
         raise AdcovError("the sweep's terrain has no files; a worker can only open terrain read from files")
-    terrain = open_terrain(list(spec.terrain_paths), void_policy=spec.void_policy)
-    grid = AnalysisGrid.from_terrain(terrain, spec.area_bounds_deg)
+    paths = list(spec.terrain_paths)
+    terrain = open_dem(paths if len(paths) > 1 else paths[0], void_policy=spec.void_policy,
+                       outside_terrain="sea" if spec.outside_terrain == "sea" else "error")
+    row_off, col_off, n_rows, n_cols, factor = spec.placement
+    grid = AnalysisGrid(terrain, row_off, col_off, n_rows, n_cols, spec.area_bounds_deg, factor=factor, extent=spec.extent)
     if grid.key != spec.grid_key:
         raise AdcovError(
             f"the terrain {', '.join(spec.terrain_paths)} read by this process differs from the caller's "
@@ -403,7 +411,7 @@ def compute_unit_masks(job: EnvelopeJob) -> UnitMasks:
     rows, cols = envelope.window
     inside = grid.inside_area
     inside_window = inside[rows, cols] if inside is not None else None
-    terrain_window = grid.elevation_m[rows, cols] if job.altitude_ref == "agl" else None
+    terrain_window = analysis_terrain(grid, rows.start, rows.stop, cols.start, cols.stop) if job.altitude_ref == "agl" else None
     packed = []
     for layer in job.layers:
         for altitude_m in job.altitudes_m:
@@ -448,16 +456,18 @@ def _grid_spec(scenario, grid: AnalysisGrid) -> GridSpec:
     spec = GridSpec(
         tuple(str(p) for p in scenario.terrain_paths), scenario.void_policy,
         tuple(scenario.area_bounds_deg) if scenario.area_bounds_deg is not None else None, grid.key,
+        getattr(scenario, "outside_terrain", "error"),
+        (grid.row_off, grid.col_off, grid.n_rows, grid.n_cols, grid.factor), grid.extent,
     )
     _remember_grid(spec, grid)
     return spec
 
 
-def _open_grid(scenario) -> AnalysisGrid:
-    from simulator.terrain import open_terrain
+def _open_grid(scenario, catalog=None) -> AnalysisGrid:
+    from simulator.analysis_area import open_scenario_terrain, scenario_grid
+    from simulator.catalog import load_catalog
 
-    terrain = open_terrain(list(scenario.terrain_paths), void_policy=scenario.void_policy)
-    return AnalysisGrid.from_terrain(terrain, scenario.area_bounds_deg)
+    return scenario_grid(scenario, open_scenario_terrain(scenario), catalog or load_catalog())
 
 
 def _cache_dir(cache: EnvelopeCache | None) -> str | None:

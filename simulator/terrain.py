@@ -155,6 +155,8 @@ class Terrain:
     void_policy: str
     void_filled: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
+    #: What lies beyond the grid for :meth:`read_pixels`: "error" or "sea" (0 m).
+    outside_terrain: str = "error"
 
     def __post_init__(self) -> None:
         elevation_m = np.asarray(self.elevation_m)
@@ -412,7 +414,10 @@ class Terrain:
         numpy.ndarray of bool or numpy.bool_
             Broadcast shape; a scalar for scalar input.
         """
-        return self._pixel_of(lat_deg, lon_deg)[2][()]
+        row, col, inside = self._pixel_of(lat_deg, lon_deg)
+        if self.outside_terrain == "sea":
+            inside = np.isfinite(row) & np.isfinite(col)
+        return inside[()]
 
     def sample_m(self, lat_deg, lon_deg, *, outside: Literal["raise", "nan"] = "raise"):
         """Terrain elevation at points, bilinear between the four surrounding cell centres.
@@ -443,6 +448,8 @@ class Terrain:
             raise ValueError(f"outside must be one of {', '.join(repr(o) for o in _OUTSIDE_CHOICES)}, got {outside!r}")
         lat_deg, lon_deg = np.broadcast_arrays(np.asarray(lat_deg, dtype=float), np.asarray(lon_deg, dtype=float))
         row, col, inside = self._pixel_of(lat_deg, lon_deg)
+        if self.outside_terrain == "sea":
+            return self.sample_pixels(row, col)[()]
         if outside == "raise" and not inside.all():
             raise OutsideTerrainError(self._outside_message(lat_deg[~inside], lon_deg[~inside]))
         rows, cols = self.shape
@@ -472,6 +479,63 @@ class Terrain:
             f"terrain bounds_deg (west, south, east, north) = ({west:.5f}, {south:.5f}, {east:.5f}, {north:.5f}) "
             "[deg]; elevation is defined between the outermost cell centres, half a cell inside those bounds"
         )
+
+    # ---- the DEM-source interface (shared with simulator.dem.DemSource) -----------------
+
+    @property
+    def identity(self) -> str:
+        """Identity for grid comparisons: the content hash (and what lies beyond the grid)."""
+        return self.content_hash if self.outside_terrain == "error" else f"{self.content_hash}|{self.outside_terrain}"
+
+    def covers_pixels(self, r0: int, r1: int, c0: int, c1: int) -> bool:
+        rows, cols = self.shape
+        return r0 >= 0 and c0 >= 0 and r1 <= rows and c1 <= cols
+
+    def read_pixels(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Elevation of rows ``r0:r1``, columns ``c0:c1`` (a view when inside the grid; 0 m
+        beyond it with ``outside_terrain="sea"``, else OutsideTerrainError). [m]"""
+        rows, cols = self.shape
+        if self.covers_pixels(r0, r1, c0, c1):
+            return self.elevation_m[r0:r1, c0:c1]
+        if self.outside_terrain != "sea":
+            raise OutsideTerrainError(
+                f"window rows {r0}:{r1}, cols {c0}:{c1} reaches past the terrain {_sources_label(self.source_paths)} "
+                f"({rows} × {cols} cells); add terrain there or set outside_terrain: sea")
+        out = np.zeros((r1 - r0, c1 - c0), dtype=self.elevation_m.dtype)
+        ir0, ir1, ic0, ic1 = max(r0, 0), min(r1, rows), max(c0, 0), min(c1, cols)
+        if ir1 > ir0 and ic1 > ic0:
+            out[ir0 - r0: ir1 - r0, ic0 - c0: ic1 - c0] = self.elevation_m[ir0:ir1, ic0:ic1]
+        return out
+
+    def sample_pixels(self, row, col) -> np.ndarray:
+        """Bilinear elevation at fractional centre-based pixels (float64; NaN outside the grid,
+        0 m there with ``outside_terrain="sea"``). [m]"""
+        row = np.asarray(row, dtype=np.float64)
+        col = np.asarray(col, dtype=np.float64)
+        rows, cols = self.shape
+        with np.errstate(invalid="ignore"):
+            inside = (row >= 0.0) & (row <= rows - 1) & (col >= 0.0) & (col <= cols - 1)
+        rr = np.where(inside, row, 0.0)
+        cc = np.where(inside, col, 0.0)
+        r0 = np.clip(np.floor(rr), 0, max(rows - 2, 0)).astype(np.intp)
+        c0 = np.clip(np.floor(cc), 0, max(cols - 2, 0)).astype(np.intp)
+        r1 = np.minimum(r0 + 1, rows - 1)
+        c1 = np.minimum(c0 + 1, cols - 1)
+        fr = rr - r0
+        fc = cc - c0
+        z = self.elevation_m
+        value = (z[r0, c0] * (1.0 - fc) + z[r0, c1] * fc) * (1.0 - fr) + (z[r1, c0] * (1.0 - fc) + z[r1, c1] * fc) * fr
+        outside = 0.0 if self.outside_terrain == "sea" else np.nan
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(row) & np.isfinite(col)
+        return np.where(inside, value, np.where(finite, outside, np.nan)).astype(np.float64, copy=False)
+
+    def cell_size_m_at_pixel(self, row: float, col: float) -> tuple[float, float]:
+        """Geodesic ground size ``(dx_m, dy_m)`` of a cell centred at a pixel. [m]"""
+        x, y = self.pixel_to_xy(np.array([row, row, row - 0.5, row + 0.5]), np.array([col - 0.5, col + 0.5, col, col]))
+        lon, lat = self.xy_to_lonlat(x, y)
+        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
+        return (float(dist_m[0]), float(dist_m[1]))
 
     # ---- sub-grids -----------------------------------------------------------------------
 

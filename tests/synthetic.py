@@ -63,8 +63,9 @@ def write_scenario(folder: Path, elevation_m: np.ndarray, cell_m: float, units: 
     dem = folder / dem_name
     if not dem.exists():
         write_geotiff(dem, terrain.elevation_m, terrain.transform, terrain.crs, nodata=None)
+    # small synthetic DEMs: the analysis stops at their edge (the bundled scenarios cover full disks)
     doc = {"schema_version": 1, "name": name, "terrain": dem.name, "k_factor": 4.0 / 3.0,
-           "assumptions": {"antenna_height_m": 20}, "units": units, **extra}
+           "outside_terrain": "clip", "assumptions": {"antenna_height_m": 20}, "units": units, **extra}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
