@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=VIEWS, help="map view (default coverage)")
     p.add_argument("--size", default="1400x900", metavar="WxH", help="window size in pixels (default %(default)s)")
     p.add_argument("--as-of", metavar="DATE", help="only units active on this date (YYYY-MM-DD)")
+    p.add_argument("--resolution-m", metavar="M|native",
+                   help="analysis grid spacing in metres or 'native' (default: the scenario's rule; see adcov run --help)")
     p.add_argument("--select", metavar="UNIT", help="select this unit (details panel, profile origin)")
     p.add_argument("--profile-to", metavar="LAT,LON", help="draw the line-of-sight profile from the selected unit to this point")
     return p
@@ -137,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     # a screenshot leaves no trace in the user's recent files
     settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat) if args.screenshot else None
     window = MainWindow(settings=settings)
+    if args.resolution_m is not None:
+        from simulator.cli.common import parse_resolution_m
+        from simulator.errors import AdcovError
+
+        try:
+            window.resolution_m = parse_resolution_m(args.resolution_m)
+        except AdcovError as exc:
+            print(f"adcov-gui: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     window.resize(*size)
     try:
         window.state.set(**{k: v for k, v in (

@@ -98,8 +98,8 @@ def _build_edit(session, unit_id, fields, *, cache, progress, cancel):
     return unit_id, dict(fields), env
 
 
-def _load(path, *, cache, progress, cancel):
-    session = model.load_session(path, cache=cache, progress=progress, cancel=cancel)
+def _load(path, *, cache, progress, cancel, resolution_m=None):
+    session = model.load_session(path, cache=cache, progress=progress, cancel=cancel, resolution_m=resolution_m)
     grid = session.coverage.grid
     rgb = model.terrain_rgb(grid.elevation_m, grid.cell_size_m)
     coast = model.coastline(grid.elevation_m)
@@ -129,6 +129,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("adcov")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else QtCore.QSettings("adcov", "adcov-gui")
+        #: analysis spacing replacing the scenarios' ("native", metres, or None: theirs)
+        self.resolution_m: float | str | None = None
         self.cache = cache if cache is not None else EnvelopeCache()
         self.state = ViewState()
         self.session: model.Session | None = None
@@ -458,7 +460,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path = Path(path)
         if self._load_task is not None and not self._load_task.done:
             self._load_task.cancel()
-        task = Task(_load, path, cache=self.cache, label=f"opening {path.name}")
+        task = Task(_load, path, cache=self.cache, resolution_m=self.resolution_m, label=f"opening {path.name}")
         task.signals.finished.connect(lambda result, p=path, c=comparison: self._on_loaded(p, result, c))
         task.signals.failed.connect(lambda exc: self._report("Cannot open the scenario", exc))
         self._watch(task)

@@ -326,13 +326,17 @@ def load_session(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     range_mode: str = "nominal",
+    resolution_m: float | str | None = None,
 ) -> Session:
-    """Load a scenario and build the envelopes of all its units (long: run it in a worker)."""
+    """Load a scenario and build the envelopes of all its units (long: run it in a worker);
+    ``resolution_m`` replaces the scenario's analysis spacing ("native" or metres)."""
     from simulator.catalog import load_catalog
 
     if progress:
         progress(0.0, f"reading {Path(path).name}")
     scenario = load_scenario(path)
+    if resolution_m is not None:
+        scenario = dataclasses.replace(scenario, resolution_m=resolution_m)
     if cancel is not None and cancel.cancelled:
         raise ComputationCancelled("computation cancelled")
     coverage = build_coverage(scenario, range_mode=range_mode, cache=cache, progress=progress, cancel=cancel)

@@ -3,8 +3,8 @@
 The rule, stated in every output's assumptions:
 
 * **Extent.** With no ``area``, the union of every unit's largest nominal disk (its
-  largest range over every published figure of its spread, so the min/nominal/max range
-  modes share one grid). With an ``area``, that box; each unit's fraction of its disk
+  largest nominal detection or weapon range; the min/nominal/max range modes share this
+  grid, so with ``--range max`` a disk may reach past it: its fraction outside is stated). With an ``area``, that box; each unit's fraction of its disk
   outside the grid is reported (:func:`disk_fraction_outside`).
 * **Terrain reach.** Where a disk (inside the area, if any) reaches past the DEM, adcov
   stops and names the unit and the missing extent, unless the scenario says
@@ -58,13 +58,12 @@ class UnitDisk:
 
 
 def unit_disks(units, catalog, default_antenna_height_m=None) -> list[UnitDisk]:
-    """Each unit's largest nominal disk (largest detection or weapon range over the
-    published spread)."""
+    """Each unit's largest nominal disk (its largest nominal detection or weapon range)."""
     from simulator.figures import resolve_unit_figures
 
     disks = []
     for unit in units:
-        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), default_antenna_height_m, "max")
+        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), default_antenna_height_m, "nominal")
         ranges_km = [figures.detection_range_km or 0.0] + [w.max_range_km for w in figures.weapons]
         disks.append(UnitDisk(unit.id, float(unit.lat_deg), float(unit.lon_deg), max(ranges_km) * 1000.0))
     return disks

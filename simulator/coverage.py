@@ -860,21 +860,54 @@ class Coverage:
         """Area covered by at least one active unit. [km^2]"""
         return self.area_km2(self.depth(layer, altitude_m, altitude_ref, units))
 
+    def analysis_area(self) -> dict:
+        """How the analysis area was chosen and, per unit, the fraction of its nominal disk
+        outside it (``units.<id>.disk_fraction_outside``, 0-1)."""
+        cached = self.__dict__.get("_analysis_area")
+        if cached is not None:
+            return cached
+        from simulator.analysis_area import UnitDisk, disk_fraction_outside
+
+        grid = self.grid
+        kinds = {"area": "the scenario's area (a box)", "disks": "the union of the units' largest nominal disks",
+                 "dem": "the whole terrain"}
+        units = {}
+        for uid, env in self.envelopes.items():
+            f = env.figures
+            radius_km = max([f.detection_range_km or 0.0] + [w.max_range_km for w in f.weapons])
+            fraction = disk_fraction_outside(grid, UnitDisk(uid, f.lat_deg, f.lon_deg, radius_km * 1000.0))
+            units[uid] = {"nominal_radius_km": radius_km, "disk_fraction_outside": round(fraction, 4)}
+        result = {
+            "extent": grid.extent,
+            "described": kinds.get(grid.extent, grid.extent),
+            "area_bounds_deg": list(grid.area_bounds_deg) if grid.area_bounds_deg is not None else None,
+            "outside_terrain": getattr(grid.terrain, "outside_terrain", "error"),
+            "units": units,
+        }
+        self.__dict__["_analysis_area"] = result
+        return result
+
     def assumptions(self) -> dict:
         """Everything an analyst must cite: k, terrain, grid, per-unit figures and defaults."""
         terrain = self.grid.terrain
+        dem_dx_m, dem_dy_m = self.grid.dem_cell_size_m
         return {
             "k_factor": self.k_factor,
             "earth_radius_m": self.earth_radius_m,
             "terrain": terrain.describe() if hasattr(terrain, "describe") else str(terrain.source_paths),
             "terrain_sources": [str(p) for p in terrain.source_paths],
+            "dem_spacing_m": [round(dem_dx_m, 1), round(dem_dy_m, 1)],
             "analysis_grid": {
                 "rows": self.grid.n_rows,
                 "cols": self.grid.n_cols,
                 "cell_size_m": [round(v, 1) for v in self.grid.cell_size_m],
+                "dem_cells_per_cell": self.grid.factor,
+                "resolution_rule": self.grid.resolution_rule,
+                "rays_sample": "the DEM at its own spacing (never the analysis grid)",
                 "bounds_deg": [round(v, 5) for v in self.grid.bounds_deg],
                 "crs": self.grid.crs.to_string(),
             },
+            "analysis_area": self.analysis_area(),
             "units": {uid: env.figures.to_dict() for uid, env in self.envelopes.items()},
             "placements": {uid: dict(self.placements[uid]) for uid in self.envelopes if uid in self.placements},
             "notes": list(self.notes),

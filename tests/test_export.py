@@ -384,7 +384,7 @@ def test_kurils_comparison_report(kurils):
     marginal = read_csv(out / "marginal.csv")
     assert {m["unit"] for m in marginal[:2]} == {"iturup-s300v4", "kunashir-s300v4"}
     text = (out / "ASSUMPTIONS.txt").read_text()
-    assert "kurils_dted0.tif" in text and "scenario assumption" in text and "alresalah_s300v4_syria" in text
+    assert "dted0-kurils" in text and "scenario assumption" in text and "alresalah_s300v4_syria" in text
     # where each unit's site and dates come from, every source resolved to a citation: the
     # scenario file's own (kyodo_2023_08_31) or the catalog's (sputnikjp_2020_12_03)
     scenario = load_scenario(bundled_scenario("kurils-2020"))

@@ -57,7 +57,7 @@ def test_bundled_scenarios_exist():
 def test_bundled_scenario_loads_and_validates(path, capsys):
     scenario = load_scenario(path)
     assert scenario.units, "a bundled scenario places at least one unit"
-    assert all(p.is_file() for p in scenario.terrain_paths)
+    assert all(p.is_file() or p.is_dir() for p in scenario.terrain_paths)
     assert scenario.k_factor == pytest.approx(4 / 3)
     assert scenario.default_antenna_height_m == 30
     for unit in scenario.units + scenario.withdrawn_units:
@@ -77,7 +77,7 @@ def test_validate_all_bundled_at_once(capsys):
 
 def test_kurils_2020_matches_reference_sheet():
     s = load_scenario(bundled_scenario("kurils-2020"))
-    assert s.area_bounds_deg == (143.0, 42.5, 150.0, 47.5)
+    assert s.area_bounds_deg is None  # full nominal disks, no box (issue #10)
     iturup = s.unit("iturup-s300v4")
     assert (iturup.system_id, iturup.lat_deg, iturup.lon_deg) == ("s300v4", 44.965, 147.672)
     assert iturup.position_precision_km == 10
@@ -138,7 +138,7 @@ def test_bundled_scenario_lookup():
 def test_validate_accepts_bundled_name(capsys):
     status, out, _ = run_cli(capsys, "validate", "kurils-2023")
     assert status == 0
-    assert "kurils-2023.yaml (1 unit, 2 withdrawn, terrain kurils_dted0.tif)" in out
+    assert "kurils-2023.yaml (1 unit, 2 withdrawn, terrain dted0-kurils)" in out
 
 
 # --------------------------------------------------------------------------- malformed files

@@ -91,7 +91,7 @@ def test_extends_is_relative_to_the_variant_folder(tmp_path):
     base_dir = tmp_path / "a" / "b"
     base_dir.mkdir(parents=True)
     base = base_dir / "base.yaml"
-    text = KURILS_2020.read_text().replace("terrain/kurils_dted0.tif", str(KURILS_2020.parent / "terrain" / "kurils_dted0.tif"))
+    text = KURILS_2020.read_text().replace("terrain/dted0-kurils", str(KURILS_2020.parent / "terrain" / "dted0-kurils"))
     base.write_text(text)
     out = tmp_path / "c" / "variant.yaml"
     scenario = write_variant_scenario(out, base, withdraw=["iturup-tor-m2"])

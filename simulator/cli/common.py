@@ -65,3 +65,51 @@ def progress_bar(enabled: bool = True):
             bar.update(task, completed=fraction, description=message)
 
         yield update
+
+
+def add_grid_options(parser: argparse.ArgumentParser, *, scheduler: bool = True) -> None:
+    """``--resolution-m`` (and ``--scheduler`` for the envelopes) of the commands that compute."""
+    group = parser.add_argument_group("analysis grid")
+    group.add_argument("--resolution-m", metavar="M|native",
+                       help="analysis grid spacing in metres (whole DEM cells), or 'native' for the DEM's own; "
+                            "default: the scenario's, else the DEM's spacing coarsened only when a unit's disk "
+                            "would exceed 1,500,000 cells (rays always sample the DEM at its own spacing)")
+    if scheduler:
+        group.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                           help="compute the envelopes on Dask, one task per unit: a LocalCluster on 127.0.0.1, "
+                                "or an existing scheduler (same results as in this process)")
+
+
+def parse_resolution_m(text: str | None):
+    """``--resolution-m``: None, 'native' or metres > 0 (AdcovError naming what is valid)."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text == "native":
+        return "native"
+    try:
+        value = float(text)
+    except ValueError:
+        raise AdcovError(f"--resolution-m: {text!r} is not valid; expected metres (e.g. 500) or 'native'") from None
+    if not (math.isfinite(value) and 0 < value <= 100_000):
+        raise AdcovError(f"--resolution-m: {text} is outside (0, 100000] m; expected metres or 'native'")
+    return value
+
+
+def parse_scheduler(text: str | None):
+    """``--scheduler``: None, 'local' or a tcp:// / tls:// address."""
+    if text is None:
+        return None
+    if text == "local" or (text.startswith(("tcp://", "tls://")) and len(text.split("://", 1)[1]) > 0):
+        return text
+    raise AdcovError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
+
+
+def with_resolution(scenario, args):
+    """The scenario with ``--resolution-m`` applied (unchanged without the option)."""
+    import dataclasses
+
+    resolution = parse_resolution_m(getattr(args, "resolution_m", None))
+    if resolution is None or scenario is None or not hasattr(scenario, "resolution_m"):
+        return scenario
+    return dataclasses.replace(scenario, resolution_m=resolution)

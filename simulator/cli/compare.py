@@ -11,7 +11,16 @@ import argparse
 import json
 import sys
 
-from simulator.cli.common import add_cache_options, cache_from_args, parse_altitudes_m, parse_choices, progress_bar
+from simulator.cli.common import (
+    add_cache_options,
+    add_grid_options,
+    cache_from_args,
+    parse_altitudes_m,
+    parse_choices,
+    parse_scheduler,
+    progress_bar,
+    with_resolution,
+)
 from simulator.cli.run import load_for_run, print_assumptions
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
@@ -55,6 +64,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.add_argument("--out", metavar="DIR", help="also write the report files (GeoJSON, KML, GeoTIFF, PNG maps, CSV/JSON) into DIR")
+    add_grid_options(p)
     add_cache_options(p)
     p.set_defaults(func=run_compare)
 
@@ -117,7 +127,10 @@ def run_compare(args: argparse.Namespace) -> int:
     altitudes = parse_altitudes_m(args.altitudes_m)
     layers = parse_choices(args.layers, LAYERS, "--layers")
     writer = export_writer() if args.out else None  # fail before computing
+    scheduler = parse_scheduler(args.scheduler)
     baseline, variant = load_pair(args)
+    baseline = with_resolution(baseline, args)
+    variant = with_resolution(variant, args) if not isinstance(variant, list) else variant
     options = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args))
     with progress_bar(not args.json) as progress:
         if args.range_mode == "band":
@@ -125,7 +138,7 @@ def run_compare(args: argparse.Namespace) -> int:
             comparison = comparisons["nominal"]
         else:
             band = None
-            comparison = compare(baseline, variant, range_mode=args.range_mode, progress=progress, **options)
+            comparison = compare(baseline, variant, range_mode=args.range_mode, progress=progress, scheduler=scheduler, **options)
     if writer is not None:
         writer(comparison, args.out)
     if args.json:

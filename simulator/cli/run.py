@@ -7,7 +7,16 @@ import datetime as dt
 import json
 import sys
 
-from simulator.cli.common import add_cache_options, cache_from_args, parse_altitudes_m, parse_choices, progress_bar
+from simulator.cli.common import (
+    add_cache_options,
+    add_grid_options,
+    cache_from_args,
+    parse_altitudes_m,
+    parse_choices,
+    parse_scheduler,
+    progress_bar,
+    with_resolution,
+)
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS, build_coverage, summarize
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
@@ -23,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--as-of", help="only units deployed and not withdrawn on this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.add_argument("--out", metavar="DIR", help="also write a report folder: GeoJSON, KML/KMZ, GeoTIFF, PNG maps, CSV/JSON, assumptions")
+    add_grid_options(p)
     add_cache_options(p)
     p.set_defaults(func=run)
 
@@ -48,11 +58,13 @@ def load_for_run(path: str, as_of: str | None):
 def run(args: argparse.Namespace) -> int:
     altitudes = parse_altitudes_m(args.altitudes_m)
     layers = parse_choices(args.layers, LAYERS, "--layers")
-    scenario = load_for_run(args.scenario, args.as_of)
+    scheduler = parse_scheduler(args.scheduler)
+    scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to compute")
     with progress_bar(not args.json) as progress:
-        coverage = build_coverage(scenario, range_mode=args.range_mode, cache=cache_from_args(args), progress=progress)
+        coverage = build_coverage(scenario, range_mode=args.range_mode, cache=cache_from_args(args), progress=progress,
+                                  scheduler=scheduler)
     result = summarize(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=args.altitude_ref)
     result["scenario_file"] = str(args.scenario)
     result["active_units"] = coverage.unit_ids
@@ -105,6 +117,17 @@ def print_assumptions(console, assumptions: dict) -> None:
     console.print(f"  k factor {assumptions['k_factor']:.4g}, earth radius {assumptions['earth_radius_m']:.0f} m")
     console.print(f"  terrain: {assumptions['terrain']}")
     console.print(f"  analysis grid: {grid['rows']}x{grid['cols']} cells of ~{grid['cell_size_m'][0]:.0f}x{grid['cell_size_m'][1]:.0f} m, bounds {grid['bounds_deg']} (W,S,E,N deg)")
+    if "dem_spacing_m" in assumptions:
+        dx, dy = assumptions["dem_spacing_m"]
+        console.print(f"  DEM spacing ~{dx:.0f}x{dy:.0f} m (rays sample it); analysis spacing: {grid['resolution_rule']}")
+    area = assumptions.get("analysis_area")
+    if area:
+        box = f" {area['area_bounds_deg']} (W,S,E,N deg)" if area["area_bounds_deg"] else ""
+        console.print(f"  analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}")
+        for uid, unit in area["units"].items():
+            if unit["disk_fraction_outside"] > 0 or area["extent"] == "area":
+                console.print(f"    {uid}: {unit['disk_fraction_outside']:.1%} of its {unit['nominal_radius_km']:g} km nominal disk "
+                              "lies outside the analysis area (not computed)")
     for uid, unit in assumptions["units"].items():
         weapons = "; ".join(
             f"{w['id']} {w['min_range_km']:g}-{w['max_range_km']:g} km, alt {w['min_target_altitude_agl_m']:g} m AGL-"

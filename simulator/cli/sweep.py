@@ -29,7 +29,15 @@ import sys
 import uuid
 from pathlib import Path
 
-from simulator.cli.common import add_cache_options, cache_from_args, parse_altitudes_m, parse_choices, progress_bar
+from simulator.cli.common import (
+    add_cache_options,
+    add_grid_options,
+    cache_from_args,
+    parse_altitudes_m,
+    parse_choices,
+    progress_bar,
+    with_resolution,
+)
 from simulator.cli.run import load_for_run
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
@@ -74,6 +82,7 @@ def register(subparsers) -> None:
     p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT", help="run the envelope jobs on Dask: a LocalCluster on 127.0.0.1, or an existing scheduler")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="worker processes of --scheduler local (default 2)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many of the most damaging withdrawals to print per size (default 5)")
+    add_grid_options(p, scheduler=False)
     add_cache_options(p)
     p.set_defaults(func=run_sweep)
 
@@ -207,7 +216,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise AdcovError("--land-only applies to position samples; add --positions N")
     if uncertainty and args.max_withdrawn is not None:
         raise AdcovError("--max-withdrawn applies to withdrawal sweeps, not to --positions")
-    scenario = load_for_run(args.scenario, args.as_of)
+    scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to sweep")
     units = _ids(args.units, "--units") if args.units is not None else None
