@@ -298,16 +298,23 @@ class DemSource:
         if raster.nodata is not None and not (raster.nodata in VOID_VALUES_M) and math.isfinite(raster.nodata):
             target[target == target.dtype.type(raster.nodata)] = _VOID_I if target.dtype == np.int16 else _VOID_F
 
-    def _resolve_voids(self, values: np.ndarray, r0: int, c0: int) -> np.ndarray:
+    @staticmethod
+    def _void_mask(values: np.ndarray) -> np.ndarray:
         if values.dtype == np.int16:
-            void = (values == -32767) | (values == -32768)
-        else:
-            void = ~np.isfinite(values)
-            for v in VOID_VALUES_M:
-                void |= values == v
-        n_void = int(np.count_nonzero(void))
-        if not n_void:
+            return values <= -32767  # -32767 (DTED) and -32768 (SRTM); nothing else is that low
+        void = ~np.isfinite(values)
+        for v in VOID_VALUES_M:
+            void |= values == v
+        return void
+
+    def _resolve_voids(self, values: np.ndarray, r0: int, c0: int) -> np.ndarray:
+        # look for voids a block of rows at a time: a full-window mask would double the
+        # memory of a 1" window (1 byte per 2-byte post)
+        step = max(1, 8_000_000 // max(values.shape[1], 1))
+        if not any(self._void_mask(values[i : i + step]).any() for i in range(0, values.shape[0], step)):
             return values
+        void = self._void_mask(values)
+        n_void = int(np.count_nonzero(void))
         transform = self.transform @ Affine.translation(c0, r0)
         where = _sources_label(self.source_paths)
         resolved = _resolve_voids(values.astype(np.float32), void, transform, self.crs, self.void_policy, where,

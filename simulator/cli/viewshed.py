@@ -39,6 +39,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="visibility GeoTIFF to write (uint8: 1 visible, 0 hidden, 255 beyond range)")
     p.add_argument("--floor-out", help="also write the floor: lowest visible altitude, float32 m MSL")
     p.add_argument("--no-cache", action="store_true", help="accepted for symmetry; viewshed never caches")
+    p.add_argument("--resolution-m", metavar="M|native|default",
+                   help="write the rasters on an analysis grid of this spacing cut to the --max-range-km disk "
+                        "(whole DEM cells; 'default' = adcov's rule, see adcov run --help) instead of the whole DEM grid; "
+                        "rays still sample the DEM at its own spacing")
     p.set_defaults(func=run)
 
 
@@ -60,8 +64,11 @@ def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_r
         raise AdcovError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
 
 
-def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None, k_factor=DEFAULT_K_FACTOR):
-    """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid."""
+def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None,
+             k_factor=DEFAULT_K_FACTOR, resolution_m=None, with_grid=False):
+    """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid, or with
+    ``resolution_m`` ("native", "default" or metres) on an analysis grid cut to the range disk
+    (then ``with_grid=True`` also returns that grid)."""
     import numpy as np
 
     from simulator.coverage import compute_line_of_sight
@@ -69,7 +76,16 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
     from simulator.visibility import classify_visible
 
     check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)
-    grid = AnalysisGrid.from_terrain(terrain)
+    if resolution_m is None:
+        grid = AnalysisGrid.from_terrain(terrain)
+    else:
+        from simulator.analysis_area import UnitDisk, plan_grid
+
+        if not max_range_km:
+            raise AdcovError("--resolution-m needs --max-range-km (the grid is cut to that disk)")
+        disk = UnitDisk("observer", float(lat_deg), float(lon_deg), max_range_km * 1000.0)
+        grid = plan_grid(terrain, [disk], resolution_m=None if resolution_m == "default" else resolution_m,
+                         outside_terrain="clip")
     max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
     los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m, with_ground_range=False)
     if los.floor_msl_m.shape == grid.shape:
@@ -78,8 +94,8 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
         floor = np.full(grid.shape, np.nan, dtype=np.float32)
         floor[los.window] = los.floor_msl_m
     agl = target_ref == "agl"
-    visible = classify_visible(floor, terrain.elevation_m, np.float32(target_height_m), agl)
-    return visible, floor
+    visible = classify_visible(floor, np.ascontiguousarray(grid.elevation_m), np.float32(target_height_m), agl)
+    return (visible, floor, grid) if with_grid else (visible, floor)
 
 
 def _warm_up() -> None:
@@ -103,25 +119,32 @@ def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
-    from simulator.terrain import open_terrain, write_geotiff
+    from simulator.cli.common import parse_resolution_m
+    from simulator.dem import open_dem
+    from simulator.terrain import write_geotiff
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
     for option, path in (("--out", args.out), ("--floor-out", args.floor_out)):
         if path is not None and not Path(path).resolve().parent.is_dir():
             raise AdcovError(f"{option}: folder {str(Path(path).parent)!r} does not exist (create it first)")
+    resolution = args.resolution_m
+    if resolution is not None and resolution != "default":
+        resolution = parse_resolution_m(resolution)
     with ThreadPoolExecutor(max_workers=1) as reader:
-        terrain_read = reader.submit(open_terrain, args.dem)
+        # metadata only: the rays read the window they need
+        terrain_read = reader.submit(open_dem, args.dem)
         _warm_up()
         terrain = terrain_read.result()  # re-raises a TerrainError
-    visible, floor = viewshed(
+    visible, floor, grid = viewshed(
         terrain, args.lat, args.lon, args.observer_height_m, args.target_height_m,
         target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor,
+        resolution_m=resolution, with_grid=True,
     )
     # GDAL writes without the GIL: the two rasters go out side by side
     with ThreadPoolExecutor(max_workers=2) as pool:
-        writes = [pool.submit(write_geotiff, args.out, visible, terrain.transform, terrain.crs, nodata=BEYOND_RANGE)]
+        writes = [pool.submit(write_geotiff, args.out, visible, grid.transform, terrain.crs, nodata=BEYOND_RANGE)]
         if args.floor_out:
-            writes.append(pool.submit(write_geotiff, args.floor_out, floor, terrain.transform, terrain.crs, nodata=float("nan")))
+            writes.append(pool.submit(write_geotiff, args.floor_out, floor, grid.transform, terrain.crs, nodata=float("nan")))
         for write in writes:
             write.result()  # re-raises a TerrainError of either write
     return 0
