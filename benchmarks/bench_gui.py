@@ -35,7 +35,7 @@ TARGET_MS = 50.0
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--scenario", default="kurils-2020")
+    parser.add_argument("--scenario", default="kurils-2020", help="a bundled scenario name or a scenario file (e.g. on 1-inch tiles)")
     args = parser.parse_args(argv)
 
     from PySide6 import QtCore, QtWidgets
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from gui.state import VIEWS
     from simulator.scenario import bundled_scenario
 
-    path = bundled_scenario(args.scenario)
+    path = Path(args.scenario) if Path(args.scenario).is_file() else bundled_scenario(args.scenario)
     settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat)
 
     def open_window(comparison=None):

@@ -235,8 +235,15 @@ def test_geographic_and_utm_terrain_give_the_same_area(tmp_path):
     """
     from simulator.scenario import bundled_scenario
 
-    geo_scenario = load_scenario(bundled_scenario("kurils-2020"))
-    src = geo_scenario.terrain_paths[0]
+    # the bundled units on the DTED0 mosaic inside the 143-150 E box (the bundled scenario
+    # itself now covers the full disks over the tile folder), at the DEMs' own spacing
+    bundled = bundled_scenario("kurils-2020")
+    src = bundled.parent / "terrain" / "kurils_dted0.tif"
+    geo_doc = yaml.safe_load(bundled.read_text())
+    geo_doc.update(terrain=str(src), area={"west_deg": 143.0, "south_deg": 42.5, "east_deg": 150.0, "north_deg": 47.5},
+                   resolution_m="native")
+    (tmp_path / "kurils-geo.yaml").write_text(yaml.safe_dump(geo_doc))
+    geo_scenario = load_scenario(tmp_path / "kurils-geo.yaml")
     with rasterio.open(src) as ds:
         data, src_transform, src_crs = ds.read(1).astype(np.float32), ds.transform, ds.crs
     dst_crs = rasterio.crs.CRS.from_string("EPSG:32655")
