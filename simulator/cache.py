@@ -21,7 +21,7 @@ import platformdirs
 from simulator.errors import CacheError
 
 #: Bump when the kernel's output for the same inputs changes.
-KERNEL_VERSION = 1
+KERNEL_VERSION = 2
 
 CACHE_DIR_ENV = "ADCOV_CACHE_DIR"
 

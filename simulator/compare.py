@@ -381,6 +381,7 @@ def compare_coverages(
     layers: Sequence[str] = LAYERS,
     baseline_name: str = "",
     variant_name: str = "",
+    marginal: bool = True,
 ) -> Comparison:
     """Compare two coverages on the same analysis grid (no line of sight runs).
 
@@ -396,6 +397,9 @@ def compare_coverages(
     layers : sequence of {"detection", "engagement"}
     baseline_name, variant_name : str
         Labels for output; default: the coverages' scenario names.
+    marginal : bool
+        Also rank the baseline units' marginal contributions (False leaves
+        ``Comparison.marginal`` empty: an interactive view that shows only the change).
 
     Returns
     -------
@@ -433,7 +437,8 @@ def compare_coverages(
         altitudes_m=altitudes,
         layers=layers,
         changes=changes,
-        marginal=marginal_contributions(baseline, altitudes_m=altitudes, altitude_ref=altitude_ref, layers=layers),
+        marginal=marginal_contributions(baseline, altitudes_m=altitudes, altitude_ref=altitude_ref, layers=layers)
+        if marginal else [],
     )
 
 

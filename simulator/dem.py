@@ -285,6 +285,11 @@ class DemSource:
                 target[...] = tile[rr0:rr1, cc0:cc1]
                 del tile
                 return
+            if raster.height * raster.width * target.itemsize <= _SMALL_TILE_BYTES:
+                # small tiles (DTED, most tile sets) are read whole once and kept a while:
+                # the windows of neighbouring units share them
+                target[...] = _small_tile(raster, target.dtype)[rr0:rr1, cc0:cc1]
+                return
             with _open_dataset(raster.path) as ds:
                 window = Window(cc0, rr0, cc1 - cc0, rr1 - rr0)
                 if target.flags.c_contiguous:
@@ -457,6 +462,39 @@ class DemSource:
     def __repr__(self) -> str:
         rows, cols = self.shape
         return f"DemSource({_sources_label(self.source_paths)}, {_crs_label(self.crs)}, {rows}×{cols} cells)"
+
+
+# --------------------------------------------------------------------------------------------
+# small tiles, kept decoded for a while
+# --------------------------------------------------------------------------------------------
+
+#: A raster at most this large is read whole and kept (least recently used first out). [bytes]
+_SMALL_TILE_BYTES = 8 * 2**20
+_TILE_CACHE_BYTES = 256 * 2**20
+_tiles: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_tiles_bytes = 0
+_tiles_lock = threading.Lock()
+
+
+def _small_tile(raster: _Raster, dtype) -> np.ndarray:
+    global _tiles_bytes
+    key = (str(raster.path), raster.stat, np.dtype(dtype).str)
+    with _tiles_lock:
+        if key in _tiles:
+            _tiles.move_to_end(key)
+            return _tiles[key]
+    with _open_dataset(raster.path) as ds:
+        values = ds.read(1, out_dtype=dtype)
+    if raster.nodata is not None and not (raster.nodata in VOID_VALUES_M) and math.isfinite(raster.nodata):
+        values[values == values.dtype.type(raster.nodata)] = _VOID_I if values.dtype == np.int16 else _VOID_F
+    values.flags.writeable = False
+    with _tiles_lock:
+        _tiles[key] = values
+        _tiles_bytes += values.nbytes
+        while _tiles_bytes > _TILE_CACHE_BYTES and len(_tiles) > 1:
+            _, old = _tiles.popitem(last=False)
+            _tiles_bytes -= old.nbytes
+    return values
 
 
 # --------------------------------------------------------------------------------------------

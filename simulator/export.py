@@ -318,7 +318,12 @@ def report_assumptions(coverage) -> dict:
 def _terrain_line(coverage) -> str:
     grid = coverage.grid
     terrain = grid.terrain
-    names = ", ".join(Path(p).name for p in terrain.source_paths) or "array"
+    paths = [Path(p) for p in terrain.source_paths]
+    if len(paths) > 3:
+        folder = Path(os.path.commonpath([str(p.parent) for p in paths]))
+        names = f"{len(paths)} tiles under {folder.name}/"
+    else:
+        names = ", ".join(p.name for p in paths) or "array"
     crs = grid.crs.to_string() if grid.crs.to_epsg() is None else f"EPSG:{grid.crs.to_epsg()}"
     if grid.crs.is_geographic:
         x_res, y_res = terrain.resolution
@@ -327,8 +332,20 @@ def _terrain_line(coverage) -> str:
         x_res, y_res = terrain.resolution
         cell = f"{x_res:.4g} x {y_res:.4g} m"
     ew_m, ns_m = grid.cell_size_m
+    dem_ew_m, dem_ns_m = grid.dem_cell_size_m
+    outside = getattr(terrain, "outside_terrain", "error")
+    beyond = "; beyond the terrain: sea level" if outside == "sea" else ""
+    if grid.area_bounds_deg is not None:
+        area = "analysis area: the scenario's box " + ", ".join(f"{v:g}" for v in grid.area_bounds_deg) + " (W, S, E, N deg)"
+        clipped = [f"{uid} {u['disk_fraction_outside']:.0%}" for uid, u in coverage.analysis_area()["units"].items()
+                   if u["disk_fraction_outside"] >= 0.0005]
+        if clipped:
+            area += "; nominal disk outside it: " + ", ".join(clipped)
+    else:
+        area = "analysis area: the units' full nominal disks"
     return (
-        f"terrain {names} ({crs}, cells {cell}, ~{ew_m:.0f} x {ns_m:.0f} m); analysis grid {grid.n_rows} x {grid.n_cols} cells"
+        f"terrain {names} ({crs}, cells {cell}, ~{dem_ew_m:.0f} x {dem_ns_m:.0f} m, sampled by the rays){beyond}; "
+        f"analysis grid {grid.n_rows} x {grid.n_cols} cells of ~{ew_m:.0f} x {ns_m:.0f} m; {area}"
     )
 
 
@@ -421,6 +438,17 @@ def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = 
         f"Analysis grid: {g['rows']} x {g['cols']} cells of ~{g['cell_size_m'][0]:.0f} x {g['cell_size_m'][1]:.0f} m, "
         f"bounds (W, S, E, N) {g['bounds_deg']} deg, CRS {g['crs']}"
     )
+    if "dem_spacing_m" in assumptions:
+        dx, dy = assumptions["dem_spacing_m"]
+        out.append(f"DEM spacing: ~{dx:.0f} x {dy:.0f} m; the rays sample the DEM at its own spacing")
+        out.append(f"Analysis spacing: {g.get('resolution_rule', '')}")
+    area = assumptions.get("analysis_area")
+    if area:
+        box = f" {area['area_bounds_deg']} (W, S, E, N deg)" if area["area_bounds_deg"] else ""
+        out.append(f"Analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}")
+        for uid, unit in area["units"].items():
+            out.append(f"    {uid}: {unit['disk_fraction_outside']:.1%} of its {unit['nominal_radius_km']:g} km nominal disk "
+                       "lies outside the analysis area (not computed)")
     out += ["", "Model: " + assumptions["model"], "", "Units and the figures used:"]
     for uid, unit in assumptions["units"].items():
         out.append(f"- {uid}: {unit['system_name']} ({unit['system']}) at {unit['lat_deg']:.5f} N, {unit['lon_deg']:.5f} E")
@@ -1475,6 +1503,16 @@ def render_map_png(
         handles.append(Line2D([], [], marker="^", markersize=10, markerfacecolor=BLUISH_GREEN, markeredgecolor="white", linestyle="none",
                               label=f"Added unit site (new in {after_name})"))
     handles.append(Line2D([], [], color="#3c4a55", linewidth=0.8, label="Coastline (DEM 0.5 m contour)"))
+    if grid.area_bounds_deg is not None:
+        # the analysis stops at the scenario's box: show where (nothing beyond it is computed)
+        w, s_, e, n = grid.area_bounds_deg
+        t = np.linspace(0.0, 1.0, 64)
+        lon = np.concatenate([w + (e - w) * t, np.full(64, e), e - (e - w) * t, np.full(64, w)])
+        lat = np.concatenate([np.full(64, s_), s_ + (n - s_) * t, np.full(64, n), n - (n - s_) * t])
+        bx, by = frame.to_display(lon, lat)
+        ax.plot(bx, by, color=INK, linewidth=1.4, linestyle=(0, (6, 3)), zorder=11)
+        handles.append(Line2D([], [], color=INK, linewidth=1.4, linestyle=(0, (6, 3)),
+                              label="Edge of the analysis area\n(nothing computed beyond)"))
     _draw_scale_bar(ax, frame, view)
 
     if title is None:

@@ -8,7 +8,7 @@ Model
 -----
 The observer (antenna) stands at altitude ``H0 = terrain(site) + antenna_height_m`` [m MSL].
 Rays leave it at evenly spaced geodesic azimuths; along each ray the terrain is sampled
-bilinearly, finely near the antenna, half a DEM cell apart to 128 cells, then one cell
+bilinearly, finely near the antenna, a quarter DEM cell apart to 128 cells, then one cell
 apart (a missed crest matters less the farther it is). Earth curvature
 and standard refraction are handled with the effective-earth model: over a sphere of radius
 ``R_eff = k * R`` a point at ground range ``s`` and altitude ``z`` lies

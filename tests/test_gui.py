@@ -208,7 +208,7 @@ def test_moving_a_unit_recomputes_only_its_envelope(make_window, api_2020, qtbot
     assert (marker.pos().x(), marker.pos().y()) == pytest.approx((147.55, 44.95))
 
     # moved off the terrain: an error dialog, and the last good position stays
-    window.edit_unit("iturup-tor-m2", lat_deg=47.49, lon_deg=142.0)
+    window.edit_unit("iturup-tor-m2", lat_deg=47.49, lon_deg=156.5)  # east of the bundled tiles (139-154 E)
     qtbot.waitUntil(lambda: window.last_error_dialog is not None, timeout=LOAD_MS)
     window.last_error_dialog.close()
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=LOAD_MS)

@@ -26,6 +26,7 @@ from simulator.geometry import AnalysisGrid, effective_radius_m, equal_area_crs
 from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import open_terrain
 from synthetic import rough_elevation_m, utm_terrain, write_scenario
+from test_sweep import cli_cluster  # noqa: F401 - the loopback dask scheduler + 2 workers fixture
 
 HGT_POSTS = 1201  # SRTM3 tile: 3" posts, 1201 x 1201, shared edges
 
@@ -336,15 +337,7 @@ def test_envelopes_on_a_local_cluster_are_identical(tmp_path, hgt_folder):
     scenario = load_scenario(_scenario_on(tmp_path, hgt_folder, units))
     here = build_coverage(scenario)
     there = build_coverage(scenario, scheduler="local")
-    assert list(here.envelopes) == list(there.envelopes)
-    for uid in here.envelopes:
-        a, b = here.envelopes[uid], there.envelopes[uid]
-        assert a.window == b.window
-        np.testing.assert_array_equal(a.los.floor_msl_m, b.los.floor_msl_m)
-        for layer in ("detection", "engagement"):
-            for ca, cb in zip(a.layers[layer], b.layers[layer], strict=True):
-                np.testing.assert_array_equal(ca.floor_msl_m, cb.floor_msl_m)
-                np.testing.assert_array_equal(ca.ceiling_msl_m, cb.ceiling_msl_m)
+    _assert_same_envelopes(here, there)
 
 
 def test_run_scheduler_option_is_checked_before_any_work(capsys):
@@ -361,3 +354,59 @@ def test_synthetic_utm_scenarios_still_run(tmp_path):
         {"id": "t", "system": "tor_m2", "lat_deg": 45.15, "lon_deg": 147.0}])
     coverage = build_coverage(load_scenario(path))
     assert coverage.analysis_area()["units"]["t"]["disk_fraction_outside"] > 0.0
+
+
+def _assert_same_envelopes(here, there):
+    assert list(here.envelopes) == list(there.envelopes)
+    for uid in here.envelopes:
+        a, b = here.envelopes[uid], there.envelopes[uid]
+        assert a.window == b.window
+        np.testing.assert_array_equal(a.los.floor_msl_m, b.los.floor_msl_m)
+        for layer in ("detection", "engagement"):
+            for ca, cb in zip(a.layers[layer], b.layers[layer], strict=True):
+                np.testing.assert_array_equal(ca.floor_msl_m, cb.floor_msl_m)
+                np.testing.assert_array_equal(ca.ceiling_msl_m, cb.ceiling_msl_m)
+
+
+@pytest.mark.slow
+def test_envelopes_on_a_loopback_scheduler_and_with_a_killed_worker(tmp_path, hgt_folder, cli_cluster):
+    """``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1, then a LocalCluster
+    that loses a worker mid-run: the same envelopes bit for bit as in this process."""
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    units = [{"id": f"u{i}", "system": "tor_m2", "lat_deg": 44.6 + 0.25 * i, "lon_deg": 146.5 + 0.25 * i, "range_km": 12}
+             for i in range(4)]
+    scenario = load_scenario(_scenario_on(tmp_path, hgt_folder, units))
+    here = build_coverage(scenario)
+    address, _ = cli_cluster
+    _assert_same_envelopes(here, build_coverage(scenario, scheduler=address))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        pids = client.run(os.getpid)
+        killed = []
+
+        def progress(fraction, message):
+            if not killed and fraction < 1.0:
+                victim = min(pids.values())
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+
+        there = build_coverage(scenario, scheduler=client, progress=progress)
+        assert killed
+    _assert_same_envelopes(here, there)
+
+
+def test_erode_cross_is_scipys_binary_erosion():
+    """The which-unit view's outline (sliced erosion, fast on full-disk grids) is scipy's."""
+    from scipy import ndimage
+
+    from gui.model import erode_cross
+
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1), (3, 3), (5, 7), (60, 90)):
+        for p in (0.05, 0.2, 1.0):
+            mask = ndimage.binary_dilation(rng.random(shape) < p, iterations=2) if p < 1 else np.ones(shape, bool)
+            expected = ndimage.binary_erosion(mask, ndimage.generate_binary_structure(2, 1), iterations=3, border_value=0)
+            np.testing.assert_array_equal(erode_cross(mask, 3), expected)
