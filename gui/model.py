@@ -28,6 +28,7 @@ from simulator.coverage import (
     UnitEnvelope,
     build_coverage,
     build_unit_envelope,
+    plan_range_m_for,
 )
 from simulator.errors import AdcovError, ComputationCancelled
 from simulator.figures import UnitFigures, resolve_unit_figures
@@ -253,7 +254,9 @@ class Session:
         :meth:`store_edited_envelope` on the GUI thread.
         """
         figures = self.figures_for(unit_id, fields)
-        return build_unit_envelope(self.coverage.grid, figures, self.scenario.k_factor, cache=cache)
+        unit = self.unit_with_edits(unit_id, fields)
+        plan_m = plan_range_m_for(unit, self.catalog.get(unit.system_id), self.scenario.default_antenna_height_m)
+        return build_unit_envelope(self.coverage.grid, figures, self.scenario.k_factor, cache=cache, plan_range_m=plan_m)
 
     def store_edited_envelope(self, unit_id: str, fields, envelope: UnitEnvelope) -> None:
         self.edited[self._edit_key(unit_id, fields)] = envelope

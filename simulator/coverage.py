@@ -286,6 +286,7 @@ def compute_line_of_sight(
     earth_radius_m: float = EARTH_MEAN_RADIUS_M,
     cache: EnvelopeCache | None = None,
     with_ground_range: bool = True,
+    plan_range_m: float | None = None,
 ) -> LineOfSight:
     """Floor of the line of sight from an antenna to every analysis cell within range.
 
@@ -307,6 +308,10 @@ def compute_line_of_sight(
         Where to look up / store the result.
     with_ground_range : bool
         Also return each cell's ground range (envelopes need it; a viewshed does not).
+    plan_range_m : float, optional
+        Range the rays are planned for (their number and lattice), at least ``max_range_m``:
+        the same plan for a unit's min, nominal and max published range gives the same floor
+        within the shorter range, so a shorter range never covers a cell the longer does not.
 
     Notes
     -----
@@ -333,6 +338,7 @@ def compute_line_of_sight(
             k_factor=float(k_factor),
             earth_radius_m=float(earth_radius_m),
             max_range_m=float(max_range_m),
+            plan_range_m=float(max(plan_range_m or 0.0, max_range_m)),
         )
         hit = cache.get(key)
         if hit is not None:
@@ -362,7 +368,7 @@ def compute_line_of_sight(
     cx, cy = frame.forward_lattice(grid.transform, 0, 0, grid.n_rows, grid.n_cols, coarse)
     coarse_range = np.hypot(cx, cy)
     margin_m = 2.0 * coarse * max(cell_ew_m, cell_ns_m)
-    near = coarse_range <= max_range_m + margin_m
+    near = coarse_range <= max(max_range_m, plan_range_m or 0.0) + margin_m
     if not near.any():
         raise AdcovError("no analysis cell lies within range of the site")
     node_rows = np.flatnonzero(near.any(axis=1))
@@ -375,7 +381,7 @@ def compute_line_of_sight(
     stride = int(min(max(round(FORWARD_LATTICE_M / max(cell_ew_m, cell_ns_m)), 1), 64))
     far_m = float(np.max(coarse_range[max(node_rows[0] - 1, 0) : node_rows[-1] + 2, max(node_cols[0] - 1, 0) : node_cols[-1] + 2]))
     far_m += coarse * max(cell_ew_m, cell_ns_m)
-    ray_range_m = min(max_range_m, far_m + spacing_m)
+    ray_range_m = min(max(max_range_m, plan_range_m or 0.0), far_m + spacing_m)
 
     fine_m = dem_cell_m / NEAR_SAMPLES_PER_CELL
     n_fine = int(round(NEAR_FIELD_CELLS * dem_cell_m / fine_m))
@@ -687,8 +693,10 @@ def build_unit_envelope(
     *,
     earth_radius_m: float = EARTH_MEAN_RADIUS_M,
     cache: EnvelopeCache | None = None,
+    plan_range_m: float | None = None,
 ) -> UnitEnvelope:
-    """Detection and engagement envelopes of one unit (see the module docstring)."""
+    """Detection and engagement envelopes of one unit (see the module docstring);
+    ``plan_range_m``: see :func:`compute_line_of_sight`."""
     ranges_km = [figures.detection_range_km or 0.0] + [w.max_range_km for w in figures.weapons]
     max_range_m = max(ranges_km) * 1000.0
     if max_range_m <= 0:
@@ -702,6 +710,7 @@ def build_unit_envelope(
         max_range_m,
         earth_radius_m=earth_radius_m,
         cache=cache,
+        plan_range_m=plan_range_m,
     )
     re_m = effective_radius_m(k_factor, earth_radius_m)
     rows, cols = los.window
@@ -971,8 +980,11 @@ def build_coverage(
     envelopes: dict[str, UnitEnvelope] = {}
     units = list(scenario.units)
     todo: list[UnitFigures] = []
+    plans: dict[str, float] = {}
     for unit in units:
-        figures = resolve_unit_figures(unit, catalog.get(unit.system_id), scenario.default_antenna_height_m, range_mode)
+        system = catalog.get(unit.system_id)
+        figures = resolve_unit_figures(unit, system, scenario.default_antenna_height_m, range_mode)
+        plans[unit.id] = plan_range_m_for(unit, system, scenario.default_antenna_height_m)
         previous = reusable.get(unit.id)
         if previous is not None and previous.figures == figures:
             envelopes[unit.id] = previous
@@ -984,12 +996,14 @@ def build_coverage(
                 raise ComputationCancelled("computation cancelled")
             if progress:
                 progress(i / max(len(todo), 1), f"line of sight: {figures.unit_id}")
-            envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache)
+            envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache,
+                                                             plan_range_m=plans[figures.unit_id])
     elif todo:
         from simulator.sweep import run_tasks
 
         cache_dir = str(cache.directory) if cache is not None and cache.enabled else None
-        items = [EnvelopeTask(grid, figures, float(scenario.k_factor), EARTH_MEAN_RADIUS_M, cache_dir) for figures in todo]
+        items = [EnvelopeTask(grid, figures, float(scenario.k_factor), EARTH_MEAN_RADIUS_M, cache_dir, plans[figures.unit_id])
+                 for figures in todo]
         for figures, envelope in zip(todo, run_tasks(compute_envelope_task, items, scheduler=scheduler,
                                                      progress=progress, cancel=cancel, label="envelopes"), strict=True):
             envelopes[figures.unit_id] = envelope
@@ -1008,6 +1022,13 @@ def build_coverage(
                     placements=placements, placement_sources=placement_sources)
 
 
+def plan_range_m_for(unit, system, default_antenna_height_m) -> float:
+    """The range a unit's rays are planned for: the top of its published spread, so that its
+    min, nominal and max range modes share one line-of-sight floor. [m]"""
+    widest = resolve_unit_figures(unit, system, default_antenna_height_m, "max")
+    return 1000.0 * max([widest.detection_range_km or 0.0] + [w.max_range_km for w in widest.weapons])
+
+
 @dataclass(frozen=True)
 class EnvelopeTask:
     """One unit's envelope, as a Dask task: the grid travels as metadata (file paths and
@@ -1018,12 +1039,14 @@ class EnvelopeTask:
     k_factor: float
     earth_radius_m: float
     cache_dir: str | None
+    plan_range_m: float | None = None
 
 
 def compute_envelope_task(task: EnvelopeTask) -> UnitEnvelope:
     """Run one :class:`EnvelopeTask` (in this process or on a Dask worker)."""
     cache = EnvelopeCache(task.cache_dir) if task.cache_dir is not None else None
-    return build_unit_envelope(task.grid, task.figures, task.k_factor, earth_radius_m=task.earth_radius_m, cache=cache)
+    return build_unit_envelope(task.grid, task.figures, task.k_factor, earth_radius_m=task.earth_radius_m, cache=cache,
+                               plan_range_m=task.plan_range_m)
 
 
 def _placement(unit) -> dict:

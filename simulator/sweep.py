@@ -77,6 +77,7 @@ from simulator.coverage import (
     area_where_positive_m2,
     analysis_terrain,
     build_unit_envelope,
+    plan_range_m_for,
 )
 from simulator.errors import AdcovError, ComputationCancelled
 from simulator.figures import RANGE_MODES, UnitFigures, resolve_unit_figures
@@ -332,16 +333,19 @@ class EnvelopeJob:
     altitudes_m: tuple[float, ...]
     altitude_ref: str
     cache_dir: str | None
+    plan_range_m: float | None = None
 
     @property
     def key(self) -> str:
         """Identity of the job's result (everything it depends on)."""
-        return _job_key(self.grid.grid_key, self.figures, self.k_factor, self.layers, self.altitudes_m, self.altitude_ref)
+        return _job_key(self.grid.grid_key, self.figures, self.k_factor, self.layers, self.altitudes_m, self.altitude_ref,
+                        self.plan_range_m)
 
 
-def _job_key(grid_key, figures: UnitFigures, k_factor, layers, altitudes_m, altitude_ref) -> str:
+def _job_key(grid_key, figures: UnitFigures, k_factor, layers, altitudes_m, altitude_ref, plan_range_m=None) -> str:
     payload = json.dumps(
         {
+            "plan_range_m": plan_range_m,
             "grid": grid_key,
             "unit": figures.unit_id,
             "figures": figures.to_dict(),
@@ -403,7 +407,7 @@ def compute_unit_masks(job: EnvelopeJob) -> UnitMasks:
     cache = EnvelopeCache(job.cache_dir) if job.cache_dir is not None else None
     figures = job.figures
     try:
-        envelope = build_unit_envelope(grid, figures, job.k_factor, cache=cache)
+        envelope = build_unit_envelope(grid, figures, job.k_factor, cache=cache, plan_range_m=job.plan_range_m)
     except AdcovError as exc:
         if not str(exc).startswith("no analysis cell lies within range"):
             raise
@@ -829,6 +833,7 @@ def coverage_ensemble(
         for u in scenario.units
         for mode in modes
     }
+    plans = {u.id: plan_range_m_for(u, catalog.get(u.system_id), scenario.default_antenna_height_m) for u in scenario.units}
     jobs: dict[str, EnvelopeJob] = {}
     member_keys: list[list[str]] = []
     fixed_keys: dict[str, list[str]] = {mode: [] for mode in modes}
@@ -836,7 +841,8 @@ def coverage_ensemble(
         for u in scenario.units:
             if u.id in positions:
                 continue
-            job = EnvelopeJob(spec, nominal_figures[(u.id, mode)], scenario.k_factor, layers, altitudes, altitude_ref, cache_dir)
+            job = EnvelopeJob(spec, nominal_figures[(u.id, mode)], scenario.k_factor, layers, altitudes, altitude_ref, cache_dir,
+                              plans[u.id])
             jobs.setdefault(job.key, job)
             fixed_keys[mode].append(job.key)
     for member in members:
@@ -846,7 +852,7 @@ def coverage_ensemble(
             figures = dataclasses.replace(
                 nominal_figures[(uid, member.range_mode)], lat_deg=float(lat[member.sample]), lon_deg=float(lon[member.sample])
             )
-            job = EnvelopeJob(spec, figures, scenario.k_factor, layers, altitudes, altitude_ref, cache_dir)
+            job = EnvelopeJob(spec, figures, scenario.k_factor, layers, altitudes, altitude_ref, cache_dir, plans[uid])
             jobs.setdefault(job.key, job)
             keys.append(job.key)
         member_keys.append(keys)
@@ -1179,7 +1185,8 @@ def withdrawal_sweep(
     cache_dir = _cache_dir(cache)
     jobs = [
         EnvelopeJob(spec, resolve_unit_figures(u, catalog.get(u.system_id), scenario.default_antenna_height_m, mode),
-                    scenario.k_factor, layers, altitudes, altitude_ref, cache_dir)
+                    scenario.k_factor, layers, altitudes, altitude_ref, cache_dir,
+                    plan_range_m_for(u, catalog.get(u.system_id), scenario.default_antenna_height_m))
         for mode in modes
         for u in scenario.units
     ]

@@ -26,7 +26,7 @@ from gui import app as gui_app
 from gui.main_window import MainWindow, altitude_to_slider, slider_to_altitude
 from simulator.cache import EnvelopeCache
 from simulator.compare import compare_coverages
-from simulator.coverage import build_coverage, build_unit_envelope
+from simulator.coverage import build_coverage, build_unit_envelope, plan_range_m_for
 from simulator.profile import line_of_sight_profile
 from simulator.scenario import bundled_scenario, bundled_scenarios_dir, load_scenario
 
@@ -196,7 +196,9 @@ def test_moving_a_unit_recomputes_only_its_envelope(make_window, api_2020, qtbot
     qtbot.waitUntil(lambda: not window.runner.busy and not session.pending_edits(window.state), timeout=LOAD_MS)
     moved = dataclasses.replace(api_2020.envelopes["iturup-tor-m2"].figures, lat_deg=44.95, lon_deg=147.55,
                                 antenna_height_m=12.0, antenna_height_origin="unit")
-    env = build_unit_envelope(api_2020.grid, moved, api_2020.k_factor, cache=EnvelopeCache())
+    tor = session.unit("iturup-tor-m2")
+    plan_m = plan_range_m_for(tor, session.catalog.get(tor.system_id), session.scenario.default_antenna_height_m)
+    env = build_unit_envelope(api_2020.grid, moved, api_2020.k_factor, cache=EnvelopeCache(), plan_range_m=plan_m)
     expected = dataclasses.replace(api_2020, envelopes={**api_2020.envelopes, "iturup-tor-m2": env})
     s = window.state
     np.testing.assert_array_equal(covered_image(window), expected.covered(s.layer, s.altitude_m, s.altitude_ref).astype(np.uint8))
