@@ -245,3 +245,15 @@ def scenario_grid(scenarios, source, catalog, *, resolution_m=None) -> AnalysisG
         resolution_m = getattr(first, "resolution_m", None)
     return plan_grid(source, list(disks.values()), area_bounds_deg=first.area_bounds_deg, resolution_m=resolution_m,
                      outside_terrain=getattr(first, "outside_terrain", "error"), where=str(first.path))
+
+
+def analysis_area_lines(area: dict, *, all_units: bool = False) -> list[str]:
+    """Plain-text lines for :meth:`Coverage.analysis_area`: how the area was chosen, then one
+    line per unit whose nominal disk reaches outside it (every unit with ``all_units``)."""
+    box = f" {area['area_bounds_deg']} (W, S, E, N deg)" if area["area_bounds_deg"] else ""
+    lines = [f"Analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}"]
+    for uid, unit in area["units"].items():
+        if all_units or area["extent"] == "area" or unit["disk_fraction_outside"] > 0:
+            lines.append(f"    {uid}: {unit['disk_fraction_outside']:.1%} of its {unit['nominal_radius_km']:g} km nominal disk "
+                         "lies outside the analysis area (not computed)")
+    return lines

@@ -35,7 +35,6 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import pyproj
 import rasterio
 import rasterio.crs
 import rasterio.errors
@@ -46,6 +45,7 @@ from simulator.errors import OutsideTerrainError, TerrainError
 from simulator.terrain import (
     VOID_POLICIES,
     VOID_VALUES_M,
+    GridGeoreference,
     Terrain,
     _crs_label,
     _expand_paths,
@@ -70,9 +70,6 @@ _VOID_I = np.int16(-32767)
 _ALIGN_TOLERANCE_CELLS = 1e-6
 # sample_m reads blocks of this many cells per side around the points it samples.
 _SAMPLE_BLOCK = 256
-_DENSIFY_POINTS = 21
-_WGS84 = rasterio.crs.CRS.from_epsg(4326)
-_GEOD = pyproj.Geod(ellps="WGS84")
 _OPEN_CACHE_MAX = 8
 
 
@@ -90,7 +87,7 @@ class _Raster:
     stat: tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
 
-class DemSource:
+class DemSource(GridGeoreference):
     """Metadata of a DEM (one raster or a tile set) and windowed reads on its grid.
 
     Build one with :func:`open_dem`. The "grid" is the union of the rasters' footprints on
@@ -126,87 +123,12 @@ class DemSource:
         state["crs"] = rasterio.crs.CRS.from_wkt(state["crs"])
         self.__dict__.update(state)
 
-    # ---- geometry ----------------------------------------------------------------------------
-
-    @property
-    def is_geographic(self) -> bool:
-        return bool(self.crs.is_geographic)
-
-    @property
-    def resolution(self) -> tuple[float, float]:
-        """Cell size ``(x_res, y_res)`` in CRS units. [deg or m]"""
-        return (abs(self.transform.a), abs(self.transform.e))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        rows, cols = self.shape
-        t = self.transform
-        return (t.c, t.f + t.e * rows, t.c + t.a * cols, t.f)
-
-    @cached_property
-    def _is_wgs84(self) -> bool:
-        return self.crs == _WGS84
-
-    @cached_property
-    def _pyproj_crs(self) -> pyproj.CRS:
-        return pyproj.CRS.from_wkt(self.crs.to_wkt())
-
-    @cached_property
-    def _to_native(self) -> pyproj.Transformer:
-        return pyproj.Transformer.from_crs("EPSG:4326", self._pyproj_crs, always_xy=True)
-
-    @cached_property
-    def _to_lonlat(self) -> pyproj.Transformer:
-        return pyproj.Transformer.from_crs(self._pyproj_crs, "EPSG:4326", always_xy=True)
-
-    @cached_property
-    def bounds_deg(self) -> tuple[float, float, float, float]:
-        """Footprint ``(west, south, east, north)`` in WGS84 lon/lat. [deg]"""
-        if self._is_wgs84:
-            return self.bounds
-        w, s, e, n = self._to_lonlat.transform_bounds(*self.bounds, densify_pts=_DENSIFY_POINTS)
-        return (float(w), float(s), float(e), float(n))
-
-    def lonlat_to_xy(self, lon_deg, lat_deg):
-        lon_deg, lat_deg = np.broadcast_arrays(np.asarray(lon_deg, dtype=float), np.asarray(lat_deg, dtype=float))
-        if self.is_geographic:
-            west, _, east, _ = self.bounds_deg
-            centre = (west + east) / 2.0
-            off = lon_deg - centre
-            lon_deg = np.where(np.abs(off) > 180.0, centre + (off + 180.0) % 360.0 - 180.0, lon_deg)
-        if self._is_wgs84:
-            return np.array(lon_deg, dtype=float), np.array(lat_deg, dtype=float)
-        x, y = self._to_native.transform(lon_deg, lat_deg)
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-    def xy_to_lonlat(self, x, y):
-        x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        if self._is_wgs84:
-            return np.array(x, dtype=float), np.array(y, dtype=float)
-        lon, lat = self._to_lonlat.transform(x, y)
-        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    # ---- geometry (the rest comes from GridGeoreference) -------------------------------------
 
     def xy_to_pixel(self, x, y):
         """CRS coordinates to fractional centre-based ``(row, col)`` on the source grid."""
         t = self.transform
         return (np.asarray(y, dtype=float) - t.f) / t.e - 0.5, (np.asarray(x, dtype=float) - t.c) / t.a - 0.5
-
-    def pixel_to_xy(self, row, col):
-        t = self.transform
-        return t.c + t.a * (np.asarray(col, dtype=float) + 0.5), t.f + t.e * (np.asarray(row, dtype=float) + 0.5)
-
-    @cached_property
-    def resolution_m(self) -> tuple[float, float]:
-        """Ground size ``(dx_m, dy_m)`` of a cell at the centre of the source (geodesic). [m]"""
-        rows, cols = self.shape
-        return self.cell_size_m_at_pixel((rows - 1) / 2.0, (cols - 1) / 2.0)
-
-    def cell_size_m_at_pixel(self, row: float, col: float) -> tuple[float, float]:
-        """Geodesic ground size ``(dx_m, dy_m)`` of a source cell centred at a pixel. [m]"""
-        x, y = self.pixel_to_xy(np.array([row, row, row - 0.5, row + 0.5]), np.array([col - 0.5, col + 0.5, col, col]))
-        lon, lat = self.xy_to_lonlat(x, y)
-        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
-        return (float(dist_m[0]), float(dist_m[1]))
 
     # ---- identity ----------------------------------------------------------------------------
 
@@ -319,7 +241,6 @@ class DemSource:
         if not any(self._void_mask(values[i : i + step]).any() for i in range(0, values.shape[0], step)):
             return values
         void = self._void_mask(values)
-        n_void = int(np.count_nonzero(void))
         transform = self.transform @ Affine.translation(c0, r0)
         where = _sources_label(self.source_paths)
         resolved = _resolve_voids(values.astype(np.float32), void, transform, self.crs, self.void_policy, where,

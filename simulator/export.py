@@ -442,13 +442,10 @@ def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = 
         dx, dy = assumptions["dem_spacing_m"]
         out.append(f"DEM spacing: ~{dx:.0f} x {dy:.0f} m; the rays sample the DEM at its own spacing")
         out.append(f"Analysis spacing: {g.get('resolution_rule', '')}")
-    area = assumptions.get("analysis_area")
-    if area:
-        box = f" {area['area_bounds_deg']} (W, S, E, N deg)" if area["area_bounds_deg"] else ""
-        out.append(f"Analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}")
-        for uid, unit in area["units"].items():
-            out.append(f"    {uid}: {unit['disk_fraction_outside']:.1%} of its {unit['nominal_radius_km']:g} km nominal disk "
-                       "lies outside the analysis area (not computed)")
+    if assumptions.get("analysis_area"):
+        from simulator.analysis_area import analysis_area_lines
+
+        out += analysis_area_lines(assumptions["analysis_area"], all_units=True)
     out += ["", "Model: " + assumptions["model"], "", "Units and the figures used:"]
     for uid, unit in assumptions["units"].items():
         out.append(f"- {uid}: {unit['system_name']} ({unit['system']}) at {unit['lat_deg']:.5f} N, {unit['lon_deg']:.5f} E")

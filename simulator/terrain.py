@@ -112,8 +112,127 @@ _GEOD = pyproj.Geod(ellps="WGS84")
 # --------------------------------------------------------------------------------------------
 
 
+
+class GridGeoreference:
+    """Coordinate conversions of a north-up grid: needs ``shape``, ``transform`` (cell
+    corners) and ``crs`` (rasterio). Shared by :class:`Terrain` (in memory) and
+    :class:`simulator.dem.DemSource` (read in windows)."""
+
+    @property
+    def is_geographic(self) -> bool:
+        """True when the CRS is geographic (degrees), False when projected."""
+        return bool(self.crs.is_geographic)
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Cell size ``(x_res, y_res)`` in CRS units, both positive. [deg or m]"""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Outer cell edges ``(west, south, east, north)`` in CRS units. [deg or m]"""
+        rows, cols = self.shape
+        t = self.transform
+        return (t.c, t.f + t.e * rows, t.c + t.a * cols, t.f)
+
+    @cached_property
+    def bounds_deg(self) -> tuple[float, float, float, float]:
+        """Footprint ``(west, south, east, north)`` in WGS84 lon/lat. [deg]
+
+        Exact for EPSG:4326; otherwise the cell-edge box is transformed with densified edges
+        (``pyproj.Transformer.transform_bounds``), so it encloses the raster footprint.
+        """
+        if self._is_wgs84:
+            return self.bounds
+        west, south, east, north = self._to_lonlat.transform_bounds(*self.bounds, densify_pts=_DENSIFY_POINTS)
+        return (float(west), float(south), float(east), float(north))
+
+    @cached_property
+    def resolution_m(self) -> tuple[float, float]:
+        """Approximate ground size ``(dx_m, dy_m)`` of the cell at the terrain centre. [m]
+
+        Geodesic (WGS84 ellipsoid, ``pyproj.Geod``) distance between the midpoints of the
+        centre cell's opposite edges, for geographic and projected CRSs alike (so a projected
+        grid's scale factor is included).
+        """
+        rows, cols = self.shape
+        r, c = (rows - 1) / 2.0, (cols - 1) / 2.0
+        x, y = self.pixel_to_xy(np.array([r, r, r - 0.5, r + 0.5]), np.array([c - 0.5, c + 0.5, c, c]))
+        lon, lat = self.xy_to_lonlat(x, y)
+        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
+        return (float(dist_m[0]), float(dist_m[1]))
+
+    # ---- coordinate conversions ----------------------------------------------------------
+
+    @cached_property
+    def _is_wgs84(self) -> bool:
+        return self.crs == _WGS84
+
+    @cached_property
+    def _pyproj_crs(self) -> pyproj.CRS:
+        return pyproj.CRS.from_wkt(self.crs.to_wkt())
+
+    @cached_property
+    def _to_native(self) -> pyproj.Transformer:
+        return pyproj.Transformer.from_crs("EPSG:4326", self._pyproj_crs, always_xy=True)
+
+    @cached_property
+    def _to_lonlat(self) -> pyproj.Transformer:
+        return pyproj.Transformer.from_crs(self._pyproj_crs, "EPSG:4326", always_xy=True)
+
+    def lonlat_to_xy(self, lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray]:
+        """WGS84 lon/lat to the terrain CRS.
+
+        Parameters
+        ----------
+        lon_deg, lat_deg : array_like
+            Longitude and latitude (EPSG:4326); broadcast together. [deg]
+
+        Returns
+        -------
+        x, y : numpy.ndarray
+            Coordinates in the terrain CRS (float64, broadcast shape). [CRS units]
+
+        Notes
+        -----
+        For a geographic terrain, a longitude more than 180° from the terrain centre is
+        shifted by a multiple of 360° towards it (so -213° reaches a terrain at 147°E).
+        """
+        lon_deg, lat_deg = np.broadcast_arrays(np.asarray(lon_deg, dtype=float), np.asarray(lat_deg, dtype=float))
+        if self.is_geographic:
+            west, _, east, _ = self.bounds_deg
+            centre = (west + east) / 2.0
+            off = lon_deg - centre
+            lon_deg = np.where(np.abs(off) > 180.0, centre + (off + 180.0) % 360.0 - 180.0, lon_deg)
+        if self._is_wgs84:
+            return np.array(lon_deg, dtype=float), np.array(lat_deg, dtype=float)
+        x, y = self._to_native.transform(lon_deg, lat_deg)
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+    def xy_to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Terrain-CRS coordinates to WGS84 ``(lon_deg, lat_deg)``. [deg]"""
+        x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        if self._is_wgs84:
+            return np.array(x, dtype=float), np.array(y, dtype=float)
+        lon, lat = self._to_lonlat.transform(x, y)
+        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+    def pixel_to_xy(self, row, col) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional centre-based ``(row, col)`` to terrain-CRS ``(x, y)`` (inverse of :meth:`xy_to_pixel`)."""
+        row, col = np.broadcast_arrays(np.asarray(row, dtype=float), np.asarray(col, dtype=float))
+        t = self.transform
+        return t.c + t.a * (col + 0.5), t.f + t.e * (row + 0.5)
+
+    def cell_size_m_at_pixel(self, row: float, col: float) -> tuple[float, float]:
+        """Geodesic ground size ``(dx_m, dy_m)`` of a cell centred at a pixel. [m]"""
+        x, y = self.pixel_to_xy(np.array([row, row, row - 0.5, row + 0.5]), np.array([col - 0.5, col + 0.5, col, col]))
+        lon, lat = self.xy_to_lonlat(x, y)
+        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
+        return (float(dist_m[0]), float(dist_m[1]))
+
+
 @dataclass(frozen=True, eq=False)
-class Terrain:
+class Terrain(GridGeoreference):
     """An immutable elevation grid with its georeferencing.
 
     Build one with :func:`open_terrain` (files) or :meth:`Terrain.from_array` (arrays, e.g.
@@ -270,105 +389,6 @@ class Terrain:
         """Grid shape ``(rows, cols)``."""
         return self.elevation_m.shape  # type: ignore[return-value]
 
-    @property
-    def is_geographic(self) -> bool:
-        """True when the CRS is geographic (degrees), False when projected."""
-        return bool(self.crs.is_geographic)
-
-    @property
-    def resolution(self) -> tuple[float, float]:
-        """Cell size ``(x_res, y_res)`` in CRS units, both positive. [deg or m]"""
-        return (abs(self.transform.a), abs(self.transform.e))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """Outer cell edges ``(west, south, east, north)`` in CRS units. [deg or m]"""
-        rows, cols = self.shape
-        t = self.transform
-        return (t.c, t.f + t.e * rows, t.c + t.a * cols, t.f)
-
-    @cached_property
-    def bounds_deg(self) -> tuple[float, float, float, float]:
-        """Footprint ``(west, south, east, north)`` in WGS84 lon/lat. [deg]
-
-        Exact for EPSG:4326; otherwise the cell-edge box is transformed with densified edges
-        (``pyproj.Transformer.transform_bounds``), so it encloses the raster footprint.
-        """
-        if self._is_wgs84:
-            return self.bounds
-        west, south, east, north = self._to_lonlat.transform_bounds(*self.bounds, densify_pts=_DENSIFY_POINTS)
-        return (float(west), float(south), float(east), float(north))
-
-    @cached_property
-    def resolution_m(self) -> tuple[float, float]:
-        """Approximate ground size ``(dx_m, dy_m)`` of the cell at the terrain centre. [m]
-
-        Geodesic (WGS84 ellipsoid, ``pyproj.Geod``) distance between the midpoints of the
-        centre cell's opposite edges, for geographic and projected CRSs alike (so a projected
-        grid's scale factor is included).
-        """
-        rows, cols = self.shape
-        r, c = (rows - 1) / 2.0, (cols - 1) / 2.0
-        x, y = self.pixel_to_xy(np.array([r, r, r - 0.5, r + 0.5]), np.array([c - 0.5, c + 0.5, c, c]))
-        lon, lat = self.xy_to_lonlat(x, y)
-        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
-        return (float(dist_m[0]), float(dist_m[1]))
-
-    # ---- coordinate conversions ----------------------------------------------------------
-
-    @cached_property
-    def _is_wgs84(self) -> bool:
-        return self.crs == _WGS84
-
-    @cached_property
-    def _pyproj_crs(self) -> pyproj.CRS:
-        return pyproj.CRS.from_wkt(self.crs.to_wkt())
-
-    @cached_property
-    def _to_native(self) -> pyproj.Transformer:
-        return pyproj.Transformer.from_crs("EPSG:4326", self._pyproj_crs, always_xy=True)
-
-    @cached_property
-    def _to_lonlat(self) -> pyproj.Transformer:
-        return pyproj.Transformer.from_crs(self._pyproj_crs, "EPSG:4326", always_xy=True)
-
-    def lonlat_to_xy(self, lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray]:
-        """WGS84 lon/lat to the terrain CRS.
-
-        Parameters
-        ----------
-        lon_deg, lat_deg : array_like
-            Longitude and latitude (EPSG:4326); broadcast together. [deg]
-
-        Returns
-        -------
-        x, y : numpy.ndarray
-            Coordinates in the terrain CRS (float64, broadcast shape). [CRS units]
-
-        Notes
-        -----
-        For a geographic terrain, a longitude more than 180° from the terrain centre is
-        shifted by a multiple of 360° towards it (so -213° reaches a terrain at 147°E).
-        """
-        lon_deg, lat_deg = np.broadcast_arrays(np.asarray(lon_deg, dtype=float), np.asarray(lat_deg, dtype=float))
-        if self.is_geographic:
-            west, _, east, _ = self.bounds_deg
-            centre = (west + east) / 2.0
-            off = lon_deg - centre
-            lon_deg = np.where(np.abs(off) > 180.0, centre + (off + 180.0) % 360.0 - 180.0, lon_deg)
-        if self._is_wgs84:
-            return np.array(lon_deg, dtype=float), np.array(lat_deg, dtype=float)
-        x, y = self._to_native.transform(lon_deg, lat_deg)
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-    def xy_to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """Terrain-CRS coordinates to WGS84 ``(lon_deg, lat_deg)``. [deg]"""
-        x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        if self._is_wgs84:
-            return np.array(x, dtype=float), np.array(y, dtype=float)
-        lon, lat = self._to_lonlat.transform(x, y)
-        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-
     def xy_to_pixel(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """Terrain-CRS coordinates to fractional, centre-based ``(row, col)``.
 
@@ -381,12 +401,6 @@ class Terrain:
         col = (x - t.c) / t.a - 0.5
         row = (y - t.f) / t.e - 0.5
         return _snap(row), _snap(col)
-
-    def pixel_to_xy(self, row, col) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional centre-based ``(row, col)`` to terrain-CRS ``(x, y)`` (inverse of :meth:`xy_to_pixel`)."""
-        row, col = np.broadcast_arrays(np.asarray(row, dtype=float), np.asarray(col, dtype=float))
-        t = self.transform
-        return t.c + t.a * (col + 0.5), t.f + t.e * (row + 0.5)
 
     # ---- sampling ------------------------------------------------------------------------
 
@@ -452,21 +466,8 @@ class Terrain:
             return self.sample_pixels(row, col)[()]
         if outside == "raise" and not inside.all():
             raise OutsideTerrainError(self._outside_message(lat_deg[~inside], lon_deg[~inside]))
-        rows, cols = self.shape
-        row = np.where(inside, row, 0.0)
-        col = np.where(inside, col, 0.0)
-        r0 = np.clip(np.floor(row), 0, max(rows - 2, 0)).astype(np.intp)
-        c0 = np.clip(np.floor(col), 0, max(cols - 2, 0)).astype(np.intp)
-        r1 = np.minimum(r0 + 1, rows - 1)
-        c1 = np.minimum(c0 + 1, cols - 1)
-        fr = row - r0
-        fc = col - c0
-        z = self.elevation_m
-        top = z[r0, c0] * (1.0 - fc) + z[r0, c1] * fc
-        bottom = z[r1, c0] * (1.0 - fc) + z[r1, c1] * fc
-        value = top * (1.0 - fr) + bottom * fr
-        value = np.where(inside, value, np.nan).astype(np.float64, copy=False)
-        return value[()]
+        # NaN outside (bilinear between the four surrounding posts inside)
+        return self.sample_pixels(row, col)[()]
 
     def _outside_message(self, lat_deg: np.ndarray, lon_deg: np.ndarray) -> str:
         n = lat_deg.size
@@ -529,13 +530,6 @@ class Terrain:
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(row) & np.isfinite(col)
         return np.where(inside, value, np.where(finite, outside, np.nan)).astype(np.float64, copy=False)
-
-    def cell_size_m_at_pixel(self, row: float, col: float) -> tuple[float, float]:
-        """Geodesic ground size ``(dx_m, dy_m)`` of a cell centred at a pixel. [m]"""
-        x, y = self.pixel_to_xy(np.array([row, row, row - 0.5, row + 0.5]), np.array([col - 0.5, col + 0.5, col, col]))
-        lon, lat = self.xy_to_lonlat(x, y)
-        _, _, dist_m = _GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
-        return (float(dist_m[0]), float(dist_m[1]))
 
     # ---- sub-grids -----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from simulator.geometry import AnalysisGrid, effective_radius_m, equal_area_crs
 from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import open_terrain
 from synthetic import rough_elevation_m, utm_terrain, write_scenario
-from test_sweep import cli_cluster  # noqa: F401 - the loopback dask scheduler + 2 workers fixture
+from test_sweep import cli_cluster  # noqa: F401 - dask scheduler + 2 workers on 127.0.0.1 (a fixture)
 
 HGT_POSTS = 1201  # SRTM3 tile: 3" posts, 1201 x 1201, shared edges
 
@@ -369,7 +369,7 @@ def _assert_same_envelopes(here, there):
 
 
 @pytest.mark.slow
-def test_envelopes_on_a_loopback_scheduler_and_with_a_killed_worker(tmp_path, hgt_folder, cli_cluster):
+def test_envelopes_on_a_loopback_scheduler_and_with_a_killed_worker(tmp_path, hgt_folder, cli_cluster):  # noqa: F811
     """``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1, then a LocalCluster
     that loses a worker mid-run: the same envelopes bit for bit as in this process."""
     import signal

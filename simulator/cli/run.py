@@ -120,14 +120,13 @@ def print_assumptions(console, assumptions: dict) -> None:
     if "dem_spacing_m" in assumptions:
         dx, dy = assumptions["dem_spacing_m"]
         console.print(f"  DEM spacing ~{dx:.0f}x{dy:.0f} m (rays sample it); analysis spacing: {grid['resolution_rule']}")
-    area = assumptions.get("analysis_area")
-    if area:
-        box = f" {area['area_bounds_deg']} (W,S,E,N deg)" if area["area_bounds_deg"] else ""
-        console.print(f"  analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}")
-        for uid, unit in area["units"].items():
-            if unit["disk_fraction_outside"] > 0 or area["extent"] == "area":
-                console.print(f"    {uid}: {unit['disk_fraction_outside']:.1%} of its {unit['nominal_radius_km']:g} km nominal disk "
-                              "lies outside the analysis area (not computed)")
+    if assumptions.get("analysis_area"):
+        from rich.markup import escape
+
+        from simulator.analysis_area import analysis_area_lines
+
+        for line in analysis_area_lines(assumptions["analysis_area"]):
+            console.print("  " + escape(line))
     for uid, unit in assumptions["units"].items():
         weapons = "; ".join(
             f"{w['id']} {w['min_range_km']:g}-{w['max_range_km']:g} km, alt {w['min_target_altitude_agl_m']:g} m AGL-"
