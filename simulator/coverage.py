@@ -214,6 +214,10 @@ FORWARD_LATTICE_M = 5000.0
 INVERSE_LATTICE_M = 5000.0
 #: Memory for the rays' horizons at a time: larger fans are computed sector by sector. [bytes]
 RAY_MEMORY_BYTES = 256 * 2**20
+#: A streamed DEM window larger than this is read a sector's wedge at a time. [bytes]
+DEM_WINDOW_BYTES = 384 * 2**20
+#: At most this many wedges (each spans at least the bounding box of its arc).
+MAX_DEM_SECTORS = 64
 #: Samples along a ray per DEM cell beyond MID_FIELD_CELLS, and rays per cell of arc at the
 #: farthest range.
 SAMPLES_PER_CELL = 1.0
@@ -236,11 +240,16 @@ MID_SAMPLES_PER_CELL = 4.0
 MID_FIELD_CELLS = 128.0
 
 
-def dem_window(source, frame: SiteFrame, reach_m: float) -> tuple[int, int, int, int]:
+def dem_window(source, frame: SiteFrame, reach_m: float, azimuths_rad=None) -> tuple[int, int, int, int]:
     """DEM rows ``r0:r1`` and columns ``c0:c1`` holding every point within ``reach_m`` of a
-    site (its geodesic circle and centre, plus two cells), clipped to the DEM unless the DEM
+    site (its geodesic circle and centre, plus two cells), or only of the wedge between two
+    azimuths (clockwise from north, the second included), clipped to the DEM unless the DEM
     takes what lies beyond it as sea."""
-    azimuth = np.linspace(0.0, 2.0 * math.pi, 1441)
+    if azimuths_rad is None:
+        azimuth = np.linspace(0.0, 2.0 * math.pi, 1441)
+    else:
+        first, last = azimuths_rad
+        azimuth = np.linspace(first, last, max(int(math.ceil((last - first) / (2.0 * math.pi) * 1440)), 1) + 1)
     ex = np.concatenate([[0.0], reach_m * np.sin(azimuth)])
     ny = np.concatenate([[0.0], reach_m * np.cos(azimuth)])
     x, y = frame.from_aeqd.transform(ex, ny)
@@ -394,11 +403,13 @@ def compute_line_of_sight(
     knot_m = 16.0 * mid_m
     reach_m = ray_range_m + knot_m + spacing_m
     inv_row, inv_col, origin_y, origin_x = frame.inverse_lattice(source.transform, reach_m, inv_step_m)
-    # Only the DEM window the rays can reach is read (released when this returns).
-    wr0, wr1, wc0, wc1 = dem_window(source, frame, reach_m)
-    dem = source.read_pixels(wr0, wr1, wc0, wc1)
-    inv_row = np.ascontiguousarray(inv_row - wr0)
-    inv_col = np.ascontiguousarray(inv_col - wc0)
+    # Only the DEM window the rays can reach is read. A terrain held in memory is read once
+    # (a view); a streamed one a sector of rays at a time, each sector's wedge alone, when
+    # the whole disk's window would exceed DEM_WINDOW_BYTES (a 400 km disk at 1" is 1.9 GB).
+    full_window = dem_window(source, frame, reach_m)
+    in_memory = getattr(source, "elevation_m", None) is not None  # simulator.terrain.Terrain
+    itemsize = 2 if getattr(source, "int16", False) else 4
+    window_bytes = (full_window[1] - full_window[0]) * (full_window[3] - full_window[2]) * itemsize
     antenna_altitude_m = ground_m + float(antenna_height_m)
     re_m = effective_radius_m(k_factor, earth_radius_m)
     fx, fy = frame.forward_lattice(grid.transform, r0, c0, r1 - r0, c1 - c0, stride)
@@ -409,13 +420,25 @@ def compute_line_of_sight(
     # The fan of rays goes in sectors, so that the ray array stays within RAY_MEMORY_BYTES
     # however large the grid (one sector on most grids).
     n_sectors = max(1, math.ceil(4.0 * n_samples * n_rays / RAY_MEMORY_BYTES))
+    if not in_memory and window_bytes > DEM_WINDOW_BYTES:
+        # a wedge of 2 pi / n rad spans about (2 / n) of the disk's bounding box or less
+        n_sectors = max(n_sectors, min(MAX_DEM_SECTORS, math.ceil(4.0 * window_bytes / DEM_WINDOW_BYTES)))
     rays_per_sector = math.ceil(n_rays / n_sectors / visibility.RAY_BLOCK) * visibility.RAY_BLOCK
+    held = None  # (window, array) read once for the whole fan
+    if in_memory or window_bytes <= DEM_WINDOW_BYTES or rays_per_sector >= n_rays:
+        held = (full_window, source.read_pixels(*full_window))
     for first_ray in range(0, n_rays, rays_per_sector):
         n_sector_rays = min(rays_per_sector, n_rays - first_ray)
+        if held is not None:
+            (wr0, wr1, wc0, wc1), dem = held
+        else:
+            wr0, wr1, wc0, wc1 = dem_window(source, frame, reach_m, azimuths_rad=(
+                2.0 * math.pi * first_ray / n_rays, 2.0 * math.pi * (first_ray + n_sector_rays) / n_rays))
+            dem = source.read_pixels(wr0, wr1, wc0, wc1)
         ray_horizon = visibility.ray_horizons(
             dem,
-            inv_row,
-            inv_col,
+            np.ascontiguousarray(inv_row - wr0),
+            np.ascontiguousarray(inv_col - wc0),
             origin_y,
             origin_x,
             inv_step_m,
@@ -453,8 +476,8 @@ def compute_line_of_sight(
             floor,
             ground_range,
         )
-        del ray_horizon
-    del dem
+        del ray_horizon, dem
+    del held
     result = LineOfSight(
         row0=r0,
         col0=c0,

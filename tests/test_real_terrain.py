@@ -410,3 +410,27 @@ def test_erode_cross_is_scipys_binary_erosion():
             mask = ndimage.binary_dilation(rng.random(shape) < p, iterations=2) if p < 1 else np.ones(shape, bool)
             expected = ndimage.binary_erosion(mask, ndimage.generate_binary_structure(2, 1), iterations=3, border_value=0)
             np.testing.assert_array_equal(erode_cross(mask, 3), expected)
+
+
+def test_a_streamed_dem_read_wedge_by_wedge_gives_the_same_floor(hgt_folder, monkeypatch):
+    """Past DEM_WINDOW_BYTES a streamed DEM is read one sector's wedge at a time (a 400 km
+    disk at 1" would be 1.9 GB whole): the floors are the whole window's, bit for bit."""
+    from simulator import coverage
+
+    grid = AnalysisGrid.from_terrain(open_dem(hgt_folder))
+    whole = coverage.compute_line_of_sight(grid, 44.9, 146.9, 30.0, 4 / 3, 60_000.0)
+    reads = []
+    real = DemSource.read_pixels
+
+    def spy(self, r0, r1, c0, c1):
+        reads.append((r1 - r0) * (c1 - c0))
+        return real(self, r0, r1, c0, c1)
+
+    monkeypatch.setattr(coverage, "DEM_WINDOW_BYTES", 200_000)
+    monkeypatch.setattr(DemSource, "read_pixels", spy)
+    wedged = coverage.compute_line_of_sight(grid, 44.9, 146.9, 30.0, 4 / 3, 60_000.0)
+    # the analysis cells' own terrain is read once (the largest read); every ray read is a wedge
+    ray_reads = sorted(reads)[:-1]
+    assert len(ray_reads) > 4 and max(ray_reads) < 0.5 * whole.floor_msl_m.size
+    assert wedged.window == whole.window
+    np.testing.assert_array_equal(wedged.floor_msl_m, whole.floor_msl_m)
