@@ -32,6 +32,10 @@ _LABEL_SPOTS = (
 )
 
 
+#: Items that do not change with the overlay are painted once per view (a pixmap in device
+#: coordinates), not at every altitude step: on a full-disk grid that is ~10 ms a repaint.
+_STATIC = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+
 class UnitMarker(pg.TargetItem):
     """A draggable unit marker; a click selects the unit."""
 
@@ -164,6 +168,7 @@ class MapView(pg.PlotWidget):
                 xs += [west, east]
                 ys += [lat, lat]
             lines = pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen((110, 110, 110, 70), width=1))
+            lines.setCacheMode(_STATIC)
             lines.setZValue(5)
             self.addItem(lines)
             self.graticule.append(lines)
@@ -182,6 +187,7 @@ class MapView(pg.PlotWidget):
 
     def _graticule_line(self, x, y, pen, text, where):
         curve = pg.PlotCurveItem(x, y, pen=pen)
+        curve.setCacheMode(_STATIC)
         curve.setZValue(5)
         self.addItem(curve)
         label = pg.TextItem(text, color="#555", anchor=(0, 1))
@@ -307,6 +313,7 @@ class MapView(pg.PlotWidget):
             x, y = self.lonlat_to_map(lon, lat)
             pen = pg.mkPen(colour, width=1.6, style=QtCore.Qt.PenStyle.DashLine)
             curve = pg.PlotCurveItem(x, y, pen=pen, antialias=True)
+            curve.setCacheMode(_STATIC)  # dashed antialiased circles: drawn once per view, not per overlay
             curve.setZValue(20)
             self.addItem(curve)
             self.rings.append(curve)

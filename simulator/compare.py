@@ -54,6 +54,7 @@ from simulator.coverage import (
     CancelToken,
     Coverage,
     ProgressCallback,
+    area_and_count_by_value,
     build_coverage,
 )
 from simulator.errors import AdcovError
@@ -271,16 +272,25 @@ def _require_same_grid(baseline: Coverage, variant: Coverage, baseline_name: str
 
 
 def _cell_area_km2(coverage: Coverage) -> np.ndarray:
-    return np.broadcast_to(np.asarray(coverage.grid.cell_area_m2, dtype=np.float64), coverage.grid.shape) / 1e6
+    """Cell areas in km², computed once per grid (read-only)."""
+    grid = coverage.grid
+    held = grid.__dict__.get("_cell_area_km2")
+    if held is None:
+        held = np.broadcast_to(np.asarray(grid.cell_area_m2, dtype=np.float64), grid.shape) / 1e6
+        held.flags.writeable = False
+        grid.__dict__["_cell_area_km2"] = held  # a frozen dataclass: cached beside its cached properties
+    return held
 
 
 def _depth_km2(depth: np.ndarray, cell_km2: np.ndarray) -> dict[int, float]:
     """Area per depth value ``n >= 1`` that occurs. [km²]"""
-    if depth.size == 0 or int(depth.max()) == 0:
+    if depth.size == 0:
         return {}
-    counts = np.bincount(depth.ravel(), minlength=int(depth.max()) + 1)
-    areas = np.bincount(depth.ravel(), weights=cell_km2.ravel(), minlength=counts.size)
-    return {int(n): float(areas[n]) for n in range(1, counts.size) if counts[n]}
+    top = int(depth.max())
+    if top == 0:
+        return {}
+    areas, counts = area_and_count_by_value(depth, cell_km2, top + 1)
+    return {int(n): float(areas[n]) for n in range(1, top + 1) if counts[n]}
 
 
 def _layer_altitude_change(baseline: Coverage, variant: Coverage, layer: str, altitude_m: float, altitude_ref: str, cell_km2) -> LayerAltitudeChange:

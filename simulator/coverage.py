@@ -131,6 +131,22 @@ def area_where_positive_m2(values, cell_area_m2):
     return row_sums.sum()
 
 
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def area_and_count_by_value(values, cell_area, n_values):
+    """Per value ``v < n_values`` of an integer grid: the summed ``cell_area`` and the number
+    of cells holding it (rows in parallel; a depth histogram in one pass)."""
+    rows, cols = values.shape
+    areas = np.zeros((rows, n_values))
+    counts = np.zeros((rows, n_values), dtype=np.int64)
+    for r in numba.prange(rows):
+        for c in range(cols):
+            v = values[r, c]
+            if v < n_values:
+                areas[r, v] += cell_area[r, c]
+                counts[r, v] += 1
+    return areas.sum(axis=0), counts.sum(axis=0)
+
+
 class CancelToken:
     """Cooperative cancellation for long computations (set from another thread)."""
 
