@@ -14,8 +14,11 @@ and exits (0 on success, 2 when the scenario cannot be loaded). The docs' screen
     adcov-gui --size 1500x1000 --select kunashir-s300v4 --profile-to 44.6,145.3 \
               --screenshot docs/images/gui-main.png
 
-Without a display (and with QT_QPA_PLATFORM unset) Qt runs offscreen; with one, it tries xcb
-and falls back to offscreen. PySide6 missing: a one-line hint and exit status 2.
+A window needs a display: on Linux without DISPLAY or WAYLAND_DISPLAY, or when Qt's platform
+plugin cannot start (typically missing xcb system libraries), ``adcov-gui`` stops within
+seconds with exit status 2, Qt's own message, the missing libraries and the Debian and Fedora
+packages that provide them, and a pointer to ``--screenshot`` (which renders offscreen and
+needs no display). PySide6 missing: a one-line hint and exit status 2.
 """
 
 from __future__ import annotations
@@ -70,18 +73,144 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+#: Shared libraries of Qt's xcb platform plugin (Qt 6) -> (Debian/Ubuntu, Fedora) package.
+XCB_LIBRARY_PACKAGES = {
+    "libxcb-cursor.so.0": ("libxcb-cursor0", "xcb-util-cursor"),
+    "libxcb-icccm.so.4": ("libxcb-icccm4", "xcb-util-wm"),
+    "libxcb-keysyms.so.1": ("libxcb-keysyms1", "xcb-util-keysyms"),
+    "libxcb-image.so.0": ("libxcb-image0", "xcb-util-image"),
+    "libxcb-render-util.so.0": ("libxcb-render-util0", "xcb-util-renderutil"),
+    "libxcb-util.so.1": ("libxcb-util1", "xcb-util"),
+    "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0", "libxkbcommon-x11"),
+    "libxkbcommon.so.0": ("libxkbcommon0", "libxkbcommon"),
+    "libxcb-xkb.so.1": ("libxcb-xkb1", "libxcb"),
+    "libxcb-randr.so.0": ("libxcb-randr0", "libxcb"),
+    "libxcb-shape.so.0": ("libxcb-shape0", "libxcb"),
+    "libxcb-xinerama.so.0": ("libxcb-xinerama0", "libxcb"),
+    "libxcb-xfixes.so.0": ("libxcb-xfixes0", "libxcb"),
+    "libxcb-sync.so.1": ("libxcb-sync1", "libxcb"),
+    "libxcb-shm.so.0": ("libxcb-shm0", "libxcb"),
+    "libxcb-render.so.0": ("libxcb-render0", "libxcb"),
+    "libxcb-xinput.so.0": ("libxcb-xinput0", "libxcb"),
+    "libxcb-glx.so.0": ("libxcb-glx0", "libxcb"),
+    "libxcb.so.1": ("libxcb1", "libxcb"),
+    "libX11-xcb.so.1": ("libx11-xcb1", "libX11-xcb"),
+    "libX11.so.6": ("libx11-6", "libX11"),
+    "libSM.so.6": ("libsm6", "libSM"),
+    "libICE.so.6": ("libice6", "libICE"),
+    "libEGL.so.1": ("libegl1", "libglvnd-egl"),
+    "libGL.so.1": ("libgl1", "libglvnd-glx"),
+    "libOpenGL.so.0": ("libopengl0", "libglvnd-opengl"),
+    "libfontconfig.so.1": ("libfontconfig1", "fontconfig"),
+    "libfreetype.so.6": ("libfreetype6", "freetype"),
+    "libdbus-1.so.3": ("libdbus-1-3", "dbus-libs"),
+    "libglib-2.0.so.0": ("libglib2.0-0", "glib2"),
+}
+#: How long the window check may take before adcov-gui gives up. [s]
+PLATFORM_CHECK_TIMEOUT_S = 8.0
+_SCREENSHOT_HINT = "Without a display, render offscreen instead: adcov-gui --screenshot out.png"
+
+
 def _choose_platform(screenshot: bool) -> None:
-    """Pick the Qt platform when the user did not: offscreen without a display."""
+    """Pick the Qt platform when the user did not: offscreen for --screenshot, else the
+    display's (never a silent offscreen fallback: a window nobody can see helps no one)."""
     if "QT_QPA_PLATFORM" in os.environ or not sys.platform.startswith("linux"):
         return
     if screenshot:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    elif os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "xcb;offscreen"
     elif os.environ.get("WAYLAND_DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "wayland;xcb;offscreen"
-    else:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ["QT_QPA_PLATFORM"] = "wayland;xcb" if os.environ.get("DISPLAY") else "wayland"
+    elif os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+
+
+def missing_libraries(paths) -> list[str]:
+    """Shared libraries ``ldd`` reports "not found" for any of ``paths`` (sorted, unique)."""
+    import shutil
+    import subprocess
+
+    ldd = shutil.which("ldd")
+    missing: set[str] = set()
+    if ldd is None:
+        return []
+    for path in paths:
+        try:
+            out = subprocess.run([ldd, str(path)], capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        for line in out.splitlines():
+            if "not found" in line:
+                missing.add(line.split("=>")[0].strip())
+    return sorted(missing)
+
+
+def library_hint(missing: list[str]) -> str:
+    """'Missing system libraries: ...; install them with: Debian/Ubuntu: ...; Fedora: ...'."""
+    if not missing:
+        return ""
+    debian = sorted({XCB_LIBRARY_PACKAGES[m][0] for m in missing if m in XCB_LIBRARY_PACKAGES})
+    fedora = sorted({XCB_LIBRARY_PACKAGES[m][1] for m in missing if m in XCB_LIBRARY_PACKAGES})
+    text = f"Missing system libraries: {', '.join(missing)}."
+    if debian:
+        text += (f" Install them with: Debian/Ubuntu: sudo apt-get install {' '.join(debian)}; "
+                 f"Fedora: sudo dnf install {' '.join(fedora)}.")
+    return text
+
+
+def _xcb_plugin_files() -> list[Path]:
+    try:
+        import PySide6
+    except ImportError:
+        return []
+    qt = Path(PySide6.__file__).resolve().parent / "Qt"
+    return [p for p in (qt / "plugins" / "platforms" / "libqxcb.so", *sorted((qt / "lib").glob("libQt6XcbQpa.so*"))) if p.exists()]
+
+
+def _missing_cursor_library() -> list[str]:
+    # Qt >= 6.5 opens libxcb-cursor at run time: ldd cannot see it
+    import ctypes
+
+    try:
+        ctypes.CDLL("libxcb-cursor.so.0")
+    except OSError:
+        return ["libxcb-cursor.so.0"]
+    return []
+
+
+def check_window_platform() -> str | None:
+    """None when Qt can open a window here, else the message to print (see the module
+    docstring). Tries the platform in a child process, which Qt may abort."""
+    import subprocess
+
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.split(";")[0] in ("offscreen", "minimal", "vnc"):
+        return None  # asked for explicitly
+    if not platform:
+        return (f"adcov-gui: cannot open a window: no display (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+                f"Start it from a desktop session. {_SCREENSHOT_HINT}")
+    probe = "from PySide6.QtGui import QGuiApplication; QGuiApplication([]); print('adcov-gui-window-ok')"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              timeout=PLATFORM_CHECK_TIMEOUT_S, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return (f"adcov-gui: cannot open a window: Qt's platform plugin {platform!r} did not start within "
+                f"{PLATFORM_CHECK_TIMEOUT_S:g} s (DISPLAY={os.environ.get('DISPLAY', '')!r}). {_SCREENSHOT_HINT}")
+    if done.returncode == 0 and "adcov-gui-window-ok" in done.stdout:
+        return None
+    said = [line.strip() for line in done.stderr.splitlines() if line.strip()][:3]
+    missing = []
+    if "xcb" in platform:
+        missing = sorted(set(missing_libraries(_xcb_plugin_files())) | set(_missing_cursor_library()))
+    text = (f"adcov-gui: cannot open a window: Qt's platform plugin {platform!r} failed "
+            f"(exit status {done.returncode}; Qt said: {' / '.join(said) or 'nothing'}).")
+    hint = library_hint(missing)
+    if hint:
+        text += " " + hint
+    elif "xcb" in platform:
+        text += f" Is the X display {os.environ.get('DISPLAY', '')!r} running and reachable?"
+    return f"{text} {_SCREENSHOT_HINT}"
 
 
 def _install_message_filter(QtCore) -> None:
@@ -112,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     size = _parse_size(args.size)
     _choose_platform(bool(args.screenshot))
+    if not args.screenshot:
+        problem = check_window_platform()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_ERROR
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     try:
         import pyqtgraph  # noqa: F401
