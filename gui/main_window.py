@@ -33,6 +33,7 @@ from gui.state import (
 from gui.worker import Task, TaskRunner
 from simulator.cache import EnvelopeCache
 from simulator.errors import AdcovError
+from simulator.fileio import give_default_mode
 from simulator.scenario import bundled_scenario
 
 from simulator import export as _export
@@ -1007,6 +1008,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=".adcov-tmp-", suffix=path.suffix, dir=path.parent or ".")
         try:
+            give_default_mode(fd)  # the user's umask (mkstemp makes 0600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, path)

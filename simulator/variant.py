@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from simulator.errors import Problem, ScenarioError
+from simulator.fileio import give_default_mode
 from simulator.scenario import SCHEMA_VERSION, Scenario, load_scenario
 
 __all__ = ["variant_document", "write_variant_scenario"]
@@ -193,6 +194,7 @@ def write_variant_scenario(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".yaml.tmp", dir=folder)
     tmp = Path(tmp_name)
     try:
+        give_default_mode(fd)  # the user's umask, like every other writer (mkstemp makes 0600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

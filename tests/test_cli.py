@@ -128,3 +128,23 @@ def test_viewshed_command_constants_agree_with_the_library():
     terrain = np.array([[0.0, 0.0, 20.0]], dtype=np.float32)
     codes = visibility.classify_visible(floor, terrain, np.float32(5.0), True)
     assert codes.tolist() == [[command.BEYOND_RANGE, command.HIDDEN, command.VISIBLE]]
+
+
+def test_run_as_of_says_the_date_and_the_units_it_leaves_out(capsys):
+    scenario = str(bundled_scenario("kurils-2020"))
+    assert main(["run", scenario, "--as-of", "2023-09-15", "--altitudes-m", "1000", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["as_of"] == "2023-09-15"
+    assert [u["id"] for u in result["inactive_units"]] == ["iturup-s300v4", "kunashir-s300v4"]
+    assert result["active_units"] == ["iturup-tor-m2"]
+    assert main(["run", scenario, "--as-of", "2023-09-15", "--altitudes-m", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "As of 2023-09-15: 1 active unit; not active that day: iturup-s300v4 (reported_withdrawn" in out
+
+
+def test_viewshed_says_what_it_wrote(tmp_path, capsys):
+    out, floor = tmp_path / "v.tif", tmp_path / "f.tif"
+    assert main(["viewshed", KURILS_DEM, "--lat", "44.03", "--lon", "145.85", "--observer-height-m", "30",
+                 "--target-height-m", "100", "--max-range-km", "50", "--out", str(out), "--floor-out", str(floor)]) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}: visibility of a 100 m AGL target" in text and f"wrote {floor}: lowest visible altitude" in text

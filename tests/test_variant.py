@@ -98,3 +98,20 @@ def test_extends_is_relative_to_the_variant_folder(tmp_path):
     assert yaml.safe_load(out.read_text())["extends"] == "../a/b/base.yaml"
     assert scenario.extends == base.resolve()
     assert [u.id for u in scenario.units] == ["iturup-s300v4", "kunashir-s300v4"]
+
+
+def test_saved_variants_follow_the_users_umask(tmp_path):
+    """A saved scenario gets 0666 less the umask, like any file the user writes (not 0600)."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        import simulator.fileio as fileio
+
+        fileio._mode = None  # read the umask set here
+        out = tmp_path / "variant.yaml"
+        write_variant_scenario(out, KURILS_2020, withdraw=["iturup-tor-m2"])
+        assert out.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
+        fileio._mode = None

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     layers = parse_choices(args.layers, LAYERS, "--layers")
     scheduler = parse_scheduler(args.scheduler)
     scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
+    inactive = _inactive_units(scenario)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to compute")
     with progress_bar(not args.json) as progress:
@@ -67,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
                                   scheduler=scheduler)
     result = summarize(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=args.altitude_ref)
     result["scenario_file"] = str(args.scenario)
+    result["as_of"] = scenario.as_of.isoformat() if scenario.as_of else None
     result["active_units"] = coverage.unit_ids
+    result["inactive_units"] = inactive
     written = []
     if args.out:
         from simulator.export import write_run_report
@@ -87,6 +90,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inactive_units(scenario) -> list[dict]:
+    """Units of the file that the date leaves out: id, deployed, withdrawn, status."""
+    active = set(scenario.unit_ids)
+    return [
+        {"id": u.id, "deployed": u.deployed.isoformat() if u.deployed else None,
+         "withdrawn": u.withdrawn.isoformat() if u.withdrawn else None, "status": u.status}
+        for u in tuple(getattr(scenario, "grid_units", ()) or ())
+        if u.id not in active and u not in scenario.withdrawn_units
+    ]
+
+
 def print_summary(result: dict) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -95,6 +109,14 @@ def print_summary(result: dict) -> None:
     # a pipe or a file gets full-width tables rather than rich's 80-column default
     console = Console(width=None if sys.stdout.isatty() else 160)
     units = result["active_units"]
+    if result.get("as_of"):
+        left_out = result.get("inactive_units") or []
+        text = f"As of {result['as_of']}: {len(units)} active unit{'s' if len(units) != 1 else ''}"
+        if left_out:
+            text += "; not active that day: " + ", ".join(
+                f"{u['id']} ({u['status']}, deployed {u['deployed'] or 'unknown'}, withdrawn {u['withdrawn'] or '-'})"
+                for u in left_out)
+        console.print(escape(text))
     for layer, rows in result["layers"].items():
         table = Table(title=f"{result['scenario']} - {layer} coverage", title_justify="left")
         table.add_column(escape(f"altitude [m {rows[0]['altitude_ref'].upper()}]") if rows else "altitude", justify="right")

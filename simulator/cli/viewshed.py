@@ -147,4 +147,14 @@ def run(args: argparse.Namespace) -> int:
             writes.append(pool.submit(write_geotiff, args.floor_out, floor, grid.transform, terrain.crs, nodata=float("nan")))
         for write in writes:
             write.result()  # re-raises a TerrainError of either write
+    import numpy as np
+
+    rows, cols = visible.shape
+    n_visible = int(np.count_nonzero(visible == 1))
+    n_range = int(np.count_nonzero(visible != BEYOND_RANGE))
+    target = f"{args.target_height_m:g} m {args.target_ref.upper()}"
+    print(f"wrote {args.out}: visibility of a {target} target, {rows} x {cols} cells "
+          f"(uint8: 1 visible, 0 hidden, {BEYOND_RANGE} beyond range); {n_visible:,} of the {n_range:,} cells in range visible")
+    if args.floor_out:
+        print(f"wrote {args.floor_out}: lowest visible altitude (float32, m MSL; NaN beyond range), same grid")
     return 0
