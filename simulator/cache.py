@@ -4,6 +4,11 @@ Entries are ``.npz`` files named by a SHA-256 key over everything that changes t
 (terrain content hash, analysis grid, site, antenna height, k, earth radius, range, kernel
 version). Writes are atomic (temporary file + ``os.replace``); each entry stores a checksum
 of its arrays, and an entry that fails to load or verify is deleted and recomputed.
+
+The cache is capped (:data:`DEFAULT_MAX_BYTES`, or ``$ADCOV_CACHE_MAX_MB``, or
+``max_bytes=``): after each write the least recently used entries (a hit refreshes an
+entry's modification time) are removed until the total fits. ``adcov cache info`` and
+``adcov cache clear`` show and empty it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,23 @@ from simulator.errors import CacheError
 KERNEL_VERSION = 2
 
 CACHE_DIR_ENV = "ADCOV_CACHE_DIR"
+CACHE_MAX_ENV = "ADCOV_CACHE_MAX_MB"
+#: Default size cap of the envelope cache. [bytes]
+DEFAULT_MAX_BYTES = 2 * 2**30
+
+
+def default_max_bytes() -> int:
+    """``$ADCOV_CACHE_MAX_MB`` (MiB) if set and valid, else :data:`DEFAULT_MAX_BYTES`."""
+    text = os.environ.get(CACHE_MAX_ENV)
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            raise CacheError(f"{CACHE_MAX_ENV}={text!r} is not a number of MiB (e.g. 2048)") from None
+        if not (value > 0 and value < 2**40):
+            raise CacheError(f"{CACHE_MAX_ENV}={text!r}: expected a size in MiB > 0")
+        return int(value * 2**20)
+    return DEFAULT_MAX_BYTES
 
 
 def default_cache_dir() -> Path:
@@ -54,12 +76,74 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
 class EnvelopeCache:
     """A directory of cached arrays; ``enabled=False`` makes every lookup miss and skips writes."""
 
-    def __init__(self, directory: str | Path | None = None, *, enabled: bool = True):
+    def __init__(self, directory: str | Path | None = None, *, enabled: bool = True, max_bytes: int | None = None):
         self.enabled = enabled
         self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.max_bytes = int(max_bytes) if max_bytes is not None else default_max_bytes()
         self.hits = 0
         self.misses = 0
         self.recovered_corrupt = 0
+        self.evicted = 0
+
+    def entries(self) -> list[tuple[Path, int, int]]:
+        """Every entry as ``(path, size in bytes, last use in ns)``, least recently used first."""
+        found = []
+        try:
+            folders = [e for e in os.scandir(self.directory) if e.is_dir(follow_symlinks=False) and len(e.name) == 2]
+        except OSError:
+            return []
+        for folder in folders:
+            try:
+                for entry in os.scandir(folder.path):
+                    if entry.name.endswith(".npz") and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                        st = entry.stat(follow_symlinks=False)
+                        found.append((Path(entry.path), st.st_size, st.st_mtime_ns))
+            except OSError:
+                continue
+        return sorted(found, key=lambda e: e[2])
+
+    def total_bytes(self) -> int:
+        return sum(size for _, size, _ in self.entries())
+
+    def evict(self, keep: Path | None = None) -> int:
+        """Remove least recently used entries until the cache fits ``max_bytes`` (never
+        ``keep``, the entry just written); returns how many were removed."""
+        entries = self.entries()
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for path, size, _ in entries:
+            if total <= self.max_bytes:
+                break
+            if keep is not None and path == keep:
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        self.evicted += removed
+        return removed
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry (and the DEM digests kept beside them): (entries, bytes)."""
+        entries = self.entries()
+        n = size = 0
+        for path, nbytes, _ in entries:
+            try:
+                path.unlink()
+                n += 1
+                size += nbytes
+            except OSError:
+                continue
+        digests = self.directory / "dem-digests"
+        if digests.is_dir():
+            import shutil
+
+            shutil.rmtree(digests, ignore_errors=True)
+        return n, size
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.npz"
@@ -87,6 +171,10 @@ class EnvelopeCache:
                 pass
             return None
         self.hits += 1
+        try:
+            os.utime(path)  # last use, for least-recently-used eviction
+        except OSError:
+            pass
         return arrays
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
@@ -103,6 +191,7 @@ class EnvelopeCache:
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp_name, path)
+                self.evict(keep=path)
             except BaseException:
                 try:
                     os.unlink(tmp_name)

@@ -1041,7 +1041,8 @@ def build_coverage(
         from simulator.sweep import run_tasks
 
         cache_dir = str(cache.directory) if cache is not None and cache.enabled else None
-        items = [EnvelopeTask(grid, figures, float(scenario.k_factor), EARTH_MEAN_RADIUS_M, cache_dir, plans[figures.unit_id])
+        cap = cache.max_bytes if cache_dir is not None else None
+        items = [EnvelopeTask(grid, figures, float(scenario.k_factor), EARTH_MEAN_RADIUS_M, cache_dir, plans[figures.unit_id], cap)
                  for figures in todo]
         for figures, envelope in zip(todo, run_tasks(compute_envelope_task, items, scheduler=scheduler,
                                                      progress=progress, cancel=cancel, label="envelopes"), strict=True):
@@ -1079,11 +1080,12 @@ class EnvelopeTask:
     earth_radius_m: float
     cache_dir: str | None
     plan_range_m: float | None = None
+    cache_max_bytes: int | None = None
 
 
 def compute_envelope_task(task: EnvelopeTask) -> UnitEnvelope:
     """Run one :class:`EnvelopeTask` (in this process or on a Dask worker)."""
-    cache = EnvelopeCache(task.cache_dir) if task.cache_dir is not None else None
+    cache = EnvelopeCache(task.cache_dir, max_bytes=task.cache_max_bytes) if task.cache_dir is not None else None
     return build_unit_envelope(task.grid, task.figures, task.k_factor, earth_radius_m=task.earth_radius_m, cache=cache,
                                plan_range_m=task.plan_range_m)
 

@@ -334,6 +334,7 @@ class EnvelopeJob:
     altitude_ref: str
     cache_dir: str | None
     plan_range_m: float | None = None
+    cache_max_bytes: int | None = None  # the caller's cap travels with the folder
 
     @property
     def key(self) -> str:
@@ -404,7 +405,7 @@ def compute_unit_masks(job: EnvelopeJob) -> UnitMasks:
     no analysis cell lies within range covers nothing.
     """
     grid = _grid_for(job.grid)
-    cache = EnvelopeCache(job.cache_dir) if job.cache_dir is not None else None
+    cache = EnvelopeCache(job.cache_dir, max_bytes=job.cache_max_bytes) if job.cache_dir is not None else None
     figures = job.figures
     try:
         envelope = build_unit_envelope(grid, figures, job.k_factor, cache=cache, plan_range_m=job.plan_range_m)
@@ -747,6 +748,7 @@ def coverage_ensemble(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     catalog=None,
+    cache_samples: bool = False,
 ) -> UncertaintyResult:
     """Probability of coverage over position samples and/or range modes.
 
@@ -771,11 +773,15 @@ def coverage_ensemble(
     altitudes_m, altitude_ref, layers
         The query. [m]
     cache : EnvelopeCache, optional
-        Shared line-of-sight cache (workers use the same folder).
+        Shared line-of-sight cache (workers use the same folder): the units at their stated
+        points use it; sampled positions only with ``cache_samples`` (each sample is seen
+        once, and hundreds of them would fill the cache with entries never read again).
     scheduler, n_workers
         See :func:`run_tasks`.
     progress : callable(fraction, message), optional
     cancel : CancelToken, optional
+    cache_samples : bool
+        Also cache the envelopes of sampled positions.
     """
     altitudes, altitude_ref, layers = _check_query(altitudes_m, altitude_ref, layers)
     modes = (range_modes,) if isinstance(range_modes, str) else tuple(range_modes)
@@ -828,6 +834,7 @@ def coverage_ensemble(
 
     # jobs: one per distinct (unit, site, mode); members refer to them by key
     cache_dir = _cache_dir(cache)
+    cache_cap = cache.max_bytes if cache_dir is not None else None
     nominal_figures = {
         (u.id, mode): resolve_unit_figures(u, catalog.get(u.system_id), scenario.default_antenna_height_m, mode)
         for u in scenario.units
@@ -842,7 +849,7 @@ def coverage_ensemble(
             if u.id in positions:
                 continue
             job = EnvelopeJob(spec, nominal_figures[(u.id, mode)], scenario.k_factor, layers, altitudes, altitude_ref, cache_dir,
-                              plans[u.id])
+                              plans[u.id], cache_cap)
             jobs.setdefault(job.key, job)
             fixed_keys[mode].append(job.key)
     for member in members:
@@ -852,7 +859,8 @@ def coverage_ensemble(
             figures = dataclasses.replace(
                 nominal_figures[(uid, member.range_mode)], lat_deg=float(lat[member.sample]), lon_deg=float(lon[member.sample])
             )
-            job = EnvelopeJob(spec, figures, scenario.k_factor, layers, altitudes, altitude_ref, cache_dir, plans[uid])
+            job = EnvelopeJob(spec, figures, scenario.k_factor, layers, altitudes, altitude_ref,
+                              cache_dir if cache_samples else None, plans[uid], cache_cap)
             jobs.setdefault(job.key, job)
             keys.append(job.key)
         member_keys.append(keys)
@@ -1183,10 +1191,11 @@ def withdrawal_sweep(
     grid = _open_grid(scenario)
     spec = _grid_spec(scenario, grid)
     cache_dir = _cache_dir(cache)
+    cache_cap = cache.max_bytes if cache_dir is not None else None
     jobs = [
         EnvelopeJob(spec, resolve_unit_figures(u, catalog.get(u.system_id), scenario.default_antenna_height_m, mode),
                     scenario.k_factor, layers, altitudes, altitude_ref, cache_dir,
-                    plan_range_m_for(u, catalog.get(u.system_id), scenario.default_antenna_height_m))
+                    plan_range_m_for(u, catalog.get(u.system_id), scenario.default_antenna_height_m), cache_cap)
         for mode in modes
         for u in scenario.units
     ]

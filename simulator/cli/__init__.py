@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES = (
     "simulator.cli.run",
     "simulator.cli.compare",
     "simulator.cli.sweep",
+    "simulator.cli.cache",
 )
 
 EXIT_OK = 0

@@ -71,6 +71,8 @@ def register(subparsers) -> None:
     p.add_argument("--positions", type=int, metavar="N", help="position Monte Carlo with N joint samples")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the position samples (default 0)")
     p.add_argument("--land-only", action="store_true", help="reject position samples on sea (terrain <= 0 m)")
+    p.add_argument("--cache-samples", action="store_true",
+                   help="also keep the envelopes of sampled positions in the cache (default: only the stated sites)")
     spread = p.add_mutually_exclusive_group()
     spread.add_argument("--range-spread", action="store_true", help="published-range spread: min, nominal and max figures (alone: probability/area band; with --units or --max-withdrawn: the withdrawal table for each mode)")
     spread.add_argument("--range", dest="range_mode", choices=RANGE_MODES, default="nominal", help="which published figure of a spread to use (default nominal)")
@@ -229,7 +231,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             if uncertainty:
                 result = sweep.coverage_ensemble(
                     scenario, samples=args.positions or 0, seed=args.seed, units=units, land_only=args.land_only,
-                    range_modes=modes, progress=progress, **common,
+                    range_modes=modes, progress=progress, cache_samples=args.cache_samples, **common,
                 )
             else:
                 result = sweep.withdrawal_sweep(
