@@ -476,6 +476,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._edit_tasks = {}
         self._curves_cache = {}
         self.map.set_grid(session.coverage.grid, rgb, coast)
+        self.map.set_town_sites([(u.lat_deg, u.lon_deg) for u in session.units])
         defaults = session.default_state()
         defaults.update(scenario_path=path, comparison_path=None, difference_against="loaded")
         self._updating = True

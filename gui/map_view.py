@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from gui.model import COAST, format_lat_lon
+from simulator.places import places_to_label
 
 LABEL_FONT_PT = 9
 MARKER_PX = 15
@@ -97,6 +98,14 @@ class MapView(pg.PlotWidget):
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(0)
         self._label_timer.timeout.connect(self.place_labels)
+        #: town names shown (GeoNames), by name; their density follows the zoom
+        self.town_items: dict[str, pg.TextItem] = {}
+        self._town_sites: list[tuple[float, float]] = []
+        self._town_timer = QtCore.QTimer(self)
+        self._town_timer.setSingleShot(True)
+        self._town_timer.setInterval(120)
+        self._town_timer.timeout.connect(self.update_towns)
+        self.plotItem.vb.sigRangeChanged.connect(lambda *_: self._town_timer.start())
 
     # -- geometry -------------------------------------------------------------------------
     def set_grid(self, grid, terrain_rgb: np.ndarray, coast: np.ndarray) -> None:
@@ -113,6 +122,8 @@ class MapView(pg.PlotWidget):
             item.setTransform(transform)
         for uid in list(self.markers):
             self.removeItem(self.markers.pop(uid))
+        for name in list(self.town_items):
+            self.removeItem(self.town_items.pop(name))
         self._marker_specs = {}
         self._rings_key = None
         west, south, _east, north = grid.bounds_deg
@@ -130,6 +141,37 @@ class MapView(pg.PlotWidget):
         x0, y0 = t.c, t.f
         x1, y1 = t.c + t.a * grid.n_cols, t.f + t.e * grid.n_rows
         self.plotItem.vb.setRange(xRange=(min(x0, x1), max(x0, x1)), yRange=(min(y0, y1), max(y0, y1)), padding=0.01)
+
+    def set_town_sites(self, sites) -> None:
+        """Unit sites ``(lat, lon)``: the town nearest each always gets a label."""
+        self._town_sites = [(float(a), float(b)) for a, b in sites]
+        self.update_towns()
+
+    def update_towns(self) -> None:
+        """Label the towns that suit the visible part of the map (simulator.places)."""
+        if self.grid is None:
+            return
+        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 7), np.linspace(y0, y1, 7))
+        if self.geographic:
+            lon, lat = xs.ravel(), ys.ravel()
+        else:
+            rows, cols = self.map_to_pixel(xs.ravel(), ys.ravel())
+            lon, lat = self.grid.pixel_to_lonlat(rows, cols)
+        bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
+        wanted = {p.name: p for p in places_to_label(bounds, self._town_sites)}
+        for name in [n for n in self.town_items if n not in wanted]:
+            self.removeItem(self.town_items.pop(name))
+        for name, place in wanted.items():
+            if name in self.town_items:
+                continue
+            item = pg.TextItem("• " + name, color="#1e1e1e", anchor=(0.04, 0.5))
+            item.setFont(QtGui.QFont(item.textItem.font().family(), 8))
+            x, y = self.lonlat_to_map(np.array([place.lon_deg]), np.array([place.lat_deg]))
+            item.setPos(float(x[0]), float(y[0]))
+            item.setZValue(15)
+            self.addItem(item)
+            self.town_items[name] = item
 
     def lonlat_to_map(self, lon, lat):
         """Map coordinates of lon/lat points (identity on geographic grids)."""

@@ -60,6 +60,7 @@ import pyproj
 from simulator import __version__
 from simulator.errors import AdcovError
 from simulator.geometry import WGS84_GEOD
+from simulator.places import PLACES_CREDIT, places_to_label
 
 #: Prefix of every temporary file or folder an export creates; nothing else uses it.
 TMP_PREFIX = ".adcov-tmp-"
@@ -1168,6 +1169,25 @@ def _draw_scale_bar(ax, frame: _MapFrame, view) -> None:
     ax.text(bx, by - 0.5 * pad_y, "geodesic distance", fontsize=6.5, color="#444444", va="top", ha="left", zorder=12)
 
 
+def _draw_places(ax, frame: _MapFrame, view, sites) -> None:
+    """Town names (GeoNames) inside the view: a dot and a haloed label, clipped to the map."""
+    import matplotlib.patheffects as pe
+
+    xs = np.linspace(view[0], view[1], 9)
+    ys = np.linspace(view[2], view[3], 9)
+    gx, gy = np.meshgrid(xs, ys)
+    lon, lat = frame.from_display(gx.ravel(), gy.ravel())
+    bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
+    halo = [pe.withStroke(linewidth=2.4, foreground="white", alpha=0.85)]
+    for place in places_to_label(bounds, sites):
+        x, y = frame.to_display(place.lon_deg, place.lat_deg)
+        if not (view[0] <= x <= view[1] and view[2] <= y <= view[3]):
+            continue
+        ax.plot([x], [y], marker="o", markersize=2.6, color="#333333", zorder=9, linestyle="none", clip_on=True)
+        ax.text(x, y, " " + place.name, fontsize=7.2, color="#222222", ha="left", va="center", zorder=9,
+                clip_on=True, path_effects=halo)
+
+
 def _overlaps(a, b, pad: float = 2.0) -> bool:
     return not (a.x1 + pad < b.x0 or b.x1 + pad < a.x0 or a.y1 + pad < b.y0 or b.y1 + pad < a.y0)
 
@@ -1422,6 +1442,7 @@ def render_map_png(
     left, gap, side_w, right = 0.75, 0.45, 3.9, 0.25
     fig_w = left + map_w + gap + side_w + right
     footer_lines = ["Assumptions: " + lines[0], *lines[1:]] if lines else []
+    footer_lines.append(PLACES_CREDIT + ".")
     footer = _assumptions_footer(footer_lines, int((fig_w - 1.0) * 19.5))
     footer_h = 0.118 * (footer.count("\n") + 1) + 0.35
     top_h, below_map = 1.0, 0.42
@@ -1511,6 +1532,7 @@ def render_map_png(
         handles.append(Line2D([], [], color=INK, linewidth=1.4, linestyle=(0, (6, 3)),
                               label="Edge of the analysis area\n(nothing computed beyond)"))
     _draw_scale_bar(ax, frame, view)
+    _draw_places(ax, frame, view, [(s["lat_deg"], s["lon_deg"]) for s in sites])
 
     if title is None:
         if comparing:

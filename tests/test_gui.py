@@ -422,3 +422,11 @@ def test_menu_actions_go_through_the_file_dialogs(make_window, qtbot, tmp_path, 
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", answer(None))
     window.act_save.trigger()
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".yaml", ".geojson")) == ["saved.yaml", "view.geojson"]
+
+
+@pytest.mark.parametrize("scenario, names", [(KURILS_2020, {"Yuzhno-Kurilsk", "Kurilsk", "Nemuro"}),
+                                             (bundled_scenario("crimea-2018"), {"Sevastopol", "Yevpatoriya"})])
+def test_the_map_labels_the_towns(make_window, scenario, names):
+    window = make_window(scenario)
+    labels = {item.textItem.toPlainText().lstrip("• ") for item in window.map.town_items.values()}
+    assert names <= labels, names - labels
