@@ -492,6 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_recent(path)
         self.profile_view.clear("Click the map to draw the line of sight from the selected unit to that point.")
         self.map.set_profile_line()
+        self._profile_request = None
         self._sync_widgets_from_state()
         self.refresh(now=True)
         self.session_changed.emit()
@@ -866,7 +867,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_legend(overlay)
         self.altitude_line.setValue(math.log10(self.state.altitude_m))
         self._curve_timer.start()
+        self._refresh_profile()
         self.overlay_updated.emit()
+
+    def _refresh_profile(self) -> None:
+        """Redraw the shown profile when its unit's envelope changed (an applied edit, a drag,
+        back to the file's values), so its text and line always describe the unit as it is."""
+        request = getattr(self, "_profile_request", None)
+        if request is None or self.session is None:
+            return
+        lat, lon, uid, figures = request
+        if uid not in self.session.unit_ids:
+            return
+        env = self.session.envelope(uid, self.state.edits)
+        if env.figures != figures:
+            self.show_profile(lat, lon, uid)
 
     def _marker_colour(self, uid: str) -> str:
         if self.state.view in ("sole", "which-unit"):
@@ -984,6 +999,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.resizeDocks([self.profile_dock], [max(240, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
         self.profile_view.show_profile(profile)
         self.map.set_profile_line([profile.site_lon_deg, lon_deg], [profile.site_lat_deg, lat_deg])
+        self._profile_request = (lat_deg, lon_deg, uid, env.figures)
         return profile
 
     # ================================================================== saving and export

@@ -95,15 +95,12 @@ class ProfileView(QtWidgets.QWidget):
         masked = (
             f"masked by terrain at {p.masking_range_m / 1000:.1f} km" if p.masked else "nothing masks: the unit sees down to the ground"
         )
-        envelope = (
-            f"; envelope floor {p.envelope_floor_msl_m:,.0f} m" if p.envelope_floor_msl_m is not None else ""
-        )
         beyond = " — <b>beyond the unit's range</b>" if p.beyond_range else ""
         self.legend.setText(_legend_html(p))
         self.title.setText(
             f"<b>{p.unit_id}</b> → {format_lat_lon(p.target_lat_deg, p.target_lon_deg)}: "
             f"{p.path_length_m / 1000:.1f} km; floor there <b>{p.target_floor_msl_m:,.0f} m MSL</b>"
-            f" (terrain {max(p.target_terrain_m, 0):,.0f} m){envelope}; {masked}{beyond}"
+            f" (terrain {max(p.target_terrain_m, 0):,.0f} m); {masked}{beyond}"
         )
 
 

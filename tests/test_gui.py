@@ -430,3 +430,31 @@ def test_the_map_labels_the_towns(make_window, scenario, names):
     window = make_window(scenario)
     labels = {item.textItem.toPlainText().lstrip("• ") for item in window.map.town_items.values()}
     assert names <= labels, names - labels
+
+
+def test_the_profile_follows_an_edited_unit(make_window, qtbot):
+    """After an antenna change or a move, the profile's text and line are a fresh
+    line_of_sight_profile of the unit as edited; the text gives one floor value."""
+    from simulator.profile import line_of_sight_profile
+
+    window = make_window()
+    session = window.session
+    window.state.set(selected_unit="kunashir-s300v4")
+    first = window.show_profile(44.6, 145.3)
+    assert first is not None and first.antenna_altitude_msl_m == pytest.approx(first.site_terrain_m + 30.0)
+    for fields in ({"antenna_height_m": 100.0}, {"lat_deg": 44.10, "lon_deg": 145.90, "antenna_height_m": 100.0}):
+        window.state.set(edits={**{k: dict(v) for k, v in window.state.edits.items()}, "kunashir-s300v4": fields})
+        qtbot.waitUntil(lambda: not window.runner.busy and not session.pending_edits(window.state), timeout=LOAD_MS)
+        window.flush()
+        shown = window.profile_view.profile
+        env = session.envelope("kunashir-s300v4", window.state.edits)
+        current = window.session.current_coverage(window.state)
+        fresh = line_of_sight_profile(current, env.figures, session.scenario.k_factor, 44.6, 145.3)
+        assert shown.site_lat_deg == pytest.approx(fresh.site_lat_deg) and shown.site_lon_deg == pytest.approx(fresh.site_lon_deg)
+        assert shown.antenna_altitude_msl_m == pytest.approx(fresh.antenna_altitude_msl_m)
+        assert shown.antenna_altitude_msl_m == pytest.approx(shown.site_terrain_m + 100.0)
+        assert shown.target_floor_msl_m == pytest.approx(fresh.target_floor_msl_m)
+        title = window.profile_view.title.text()
+        assert f"{fresh.target_floor_msl_m:,.0f} m MSL" in title and "envelope floor" not in title
+        xs, ys = window.map.profile_line.getData()
+        assert (xs[0], ys[0]) == pytest.approx((fresh.site_lon_deg, fresh.site_lat_deg))
