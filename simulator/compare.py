@@ -217,6 +217,19 @@ class Comparison:
         geometry, _crs = self.baseline.polygons(mask, lonlat=True)
         return geometry
 
+    def _unit_detail(self, unit_id: str) -> dict:
+        env = self.baseline.envelopes[unit_id]
+        placement = dict(self.baseline.placements.get(unit_id, {}))
+        return {
+            "id": unit_id,
+            "system": env.figures.system_name,
+            "status": placement.get("status"),
+            "deployed": placement.get("deployed"),
+            "withdrawn": placement.get("withdrawn"),
+            "sources": list(placement.get("sources", [])),
+            "dates_note": placement.get("dates_note", ""),
+        }
+
     def to_dict(self) -> dict:
         """JSON-ready summary: per-layer rows, ranked marginal contributions, assumptions."""
         layers: dict[str, list[dict]] = {layer: [] for layer in self.layers}
@@ -229,6 +242,9 @@ class Comparison:
             "layers": layers,
             "marginal": [m.to_dict() for m in self.marginal],
             "withdrawn_units": list(self.withdrawn_units),
+            # what the baseline's file says of each unit that is gone: status (withdrawn or a
+            # destruction claim), dates and the sources that report it
+            "withdrawn_unit_details": [self._unit_detail(u) for u in self.withdrawn_units],
             "added_units": list(self.added_units),
             "changed_units": list(self.changed_units),
             "assumptions": {"baseline": self.baseline.assumptions(), "variant": self.variant.assumptions()},

@@ -192,7 +192,15 @@ def _describe(scenario_or_ids, fallback: str, redated: bool) -> str:
 def _units_text(ids, coverage) -> str:
     if not ids:
         return "none"
-    return ", ".join(f"{u} ({coverage.envelopes[u].figures.system_name})" for u in ids)
+    status_words = {"destroyed_claim": "reported destroyed (a claim)", "reported_withdrawn": "reported withdrawn"}
+
+    def one(u):
+        placement = getattr(coverage, "placements", {}).get(u, {})
+        status = status_words.get(placement.get("status"), "")
+        when = f" on {placement['withdrawn']}" if status and placement.get("withdrawn") else ""
+        return f"{u} ({coverage.envelopes[u].figures.system_name}{', ' + status + when if status else ''})"
+
+    return ", ".join(one(u) for u in ids)
 
 
 def print_comparison(comparison, baseline, variant, range_mode: str, band: dict | None = None, *, dated=(False, False)) -> None:
