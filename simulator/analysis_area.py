@@ -250,7 +250,7 @@ def scenario_grid(scenarios, source, catalog, *, resolution_m=None) -> AnalysisG
 def analysis_area_lines(area: dict, *, all_units: bool = False) -> list[str]:
     """Plain-text lines for :meth:`Coverage.analysis_area`: how the area was chosen, then one
     line per unit whose nominal disk reaches outside it (every unit with ``all_units``)."""
-    box = f" {area['area_bounds_deg']} (W, S, E, N deg)" if area["area_bounds_deg"] else ""
+    box = (" " + ", ".join(f"{v:g}" for v in area["area_bounds_deg"]) + " (W, S, E, N deg)") if area["area_bounds_deg"] else ""
     lines = [f"Analysis area: {area['described']}{box}; beyond the terrain: {area['outside_terrain']}"]
     for uid, unit in area["units"].items():
         if all_units or area["extent"] == "area" or unit["disk_fraction_outside"] > 0:

@@ -425,6 +425,17 @@ def comparison_assumption_lines(comparison, assumptions: dict | None = None) -> 
     return lines
 
 
+def _origin_text(origin) -> str:
+    """``{'max_range_km': 'published', ...}`` as ``max range published, ...`` (no Python reprs)."""
+    if isinstance(origin, dict):
+        return ", ".join(f"{k.removesuffix('_km').removesuffix('_m').replace('_', ' ')} {v}" for k, v in origin.items())
+    return str(origin)
+
+
+def _numbers(values) -> str:
+    return ", ".join(f"{float(v):g}" for v in values)
+
+
 def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = "") -> str:
     """The full ``ASSUMPTIONS.txt``: every figure, its origin and its cited sources."""
     assumptions = assumptions or report_assumptions(coverage)
@@ -437,7 +448,7 @@ def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = 
     g = assumptions["analysis_grid"]
     out.append(
         f"Analysis grid: {g['rows']} x {g['cols']} cells of ~{g['cell_size_m'][0]:.0f} x {g['cell_size_m'][1]:.0f} m, "
-        f"bounds (W, S, E, N) {g['bounds_deg']} deg, CRS {g['crs']}"
+        f"bounds (W, S, E, N) {_numbers(g['bounds_deg'])} deg, CRS {g['crs']}"
     )
     if "dem_spacing_m" in assumptions:
         dx, dy = assumptions["dem_spacing_m"]
@@ -456,7 +467,7 @@ def assumptions_text(coverage, assumptions: dict | None = None, *, title: str = 
             ceiling = "none" if w["max_target_altitude_msl_m"] is None else f"{w['max_target_altitude_msl_m']:g} m MSL"
             out.append(
                 f"    weapon {w['id']} ({w['missile']}): slant range {_fmt_km(w['min_range_km'])}-{_fmt_km(w['max_range_km'])} km, "
-                f"min altitude {w['min_target_altitude_agl_m']:g} m AGL, ceiling {ceiling}; origin {w['origin']}"
+                f"min altitude {w['min_target_altitude_agl_m']:g} m AGL, ceiling {ceiling}; origin {_origin_text(w['origin'])}"
             )
         for note in unit.get("defaults_used", []):
             out.append(f"    default: {note}")
@@ -1323,7 +1334,11 @@ def _thumbnail(fig, rect, frame, view, basemap, mask, title: str, area_text: str
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_edgecolor("#777777")
-    ax.set_title(title, fontsize=8.5, fontweight="bold", loc="left", pad=3)
+    import textwrap
+
+    # a long scenario name wraps to the thumbnail's width (about 9 characters an inch at 8.5 pt)
+    width_chars = max(12, int(rect[2] * fig.get_figwidth() * 11))
+    ax.set_title(textwrap.fill(title, width_chars), fontsize=8.5, fontweight="bold", loc="left", pad=3)
     ax.text(0.03, 0.04, area_text, transform=ax.transAxes, fontsize=7.5, fontweight="bold", color=INK,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
 
@@ -1562,10 +1577,18 @@ def render_map_png(
         side.text(0.0, y, label + (f" ({name})" if name else ""), fontsize=9, va="top", transform=side.transAxes, color="#333333")
         side.text(1.0, y, value, fontsize=9.5, fontweight="bold", va="top", ha="right", transform=side.transAxes)
         y -= 0.042
-    legend = side.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, y - 0.01), frameon=False, fontsize=8.6,
-                         handlelength=2.6, handleheight=1.7, labelspacing=0.75, borderaxespad=0.0)
-    side.add_artist(legend)
+    import textwrap
+
+    for handle in handles:  # long scenario names wrap instead of running off the page
+        handle.set_label("\n".join(textwrap.fill(line, 40) for line in handle.get_label().split("\n")))
     renderer = fig.canvas.get_renderer()
+    right_edge_px = (fig_w - right * 0.5) * dpi
+    for fontsize in (8.6, 8.0, 7.4, 6.8, 6.2):
+        legend = side.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, y - 0.01), frameon=False,
+                             fontsize=fontsize, handlelength=2.6, handleheight=1.7, labelspacing=0.75, borderaxespad=0.0)
+        if legend.get_window_extent(renderer).x1 <= right_edge_px:
+            break
+    side.add_artist(legend)
     legend_bottom_in = legend.get_window_extent(renderer).y0 / dpi
     if comparing:
         thumb_w = (side_w - 0.2) / 2
@@ -1668,30 +1691,26 @@ def summary_csv(summary: dict) -> str:
     return _csv_text(header, rows)
 
 
-def _flat(prefix: str, value) -> list[tuple[str, object]]:
-    if isinstance(value, Mapping):
-        out = []
-        for k, v in value.items():
-            out += _flat(f"{prefix}_{k}", v)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [(prefix, ";".join(str(v) for v in value))]
-    if isinstance(value, float):
-        return [(prefix, round(value, 3))]
-    return [(prefix, value)]
+#: comparison.csv's fixed columns, in this order; then depth_km2_before_<n> for n = 1..N and
+#: depth_km2_after_<n> for n = 1..N (N the largest depth on either side; empty = 0 km²).
+COMPARISON_CSV_COLUMNS = ("layer", "altitude_m", "altitude_ref", "baseline_km2", "variant_km2", "lost_km2",
+                          "gained_km2", "kfold_to_single_km2")
 
 
 def comparison_csv(comparison) -> str:
-    """One row per layer and altitude: areas before/after, lost, gained, depth histograms."""
-    flat_rows = []
-    for change in comparison.changes:
-        row: list[tuple[str, object]] = [("layer", change.layer)]
-        for key, value in change.to_dict().items():
-            if key != "layer":
-                row += _flat(key, value)
-        flat_rows.append(dict(row))
-    header = list(dict.fromkeys(k for row in flat_rows for k in row))
-    return _csv_text(header, [[row.get(k) for k in header] for row in flat_rows])
+    """One row per layer and altitude, columns in :data:`COMPARISON_CSV_COLUMNS` order, then
+    the depth histograms before and after (area covered by exactly n units), n ascending."""
+    rows = [{"layer": change.layer, **change.to_dict()} for change in comparison.changes]
+    top = max([int(n) for row in rows for side in ("depth_km2_before", "depth_km2_after") for n in row[side]] + [0])
+    header = [*COMPARISON_CSV_COLUMNS, *(f"depth_km2_before_{n}" for n in range(1, top + 1)),
+              *(f"depth_km2_after_{n}" for n in range(1, top + 1))]
+    body = []
+    for row in rows:
+        values = [row[k] for k in COMPARISON_CSV_COLUMNS]
+        values += [row["depth_km2_before"].get(str(n)) for n in range(1, top + 1)]
+        values += [row["depth_km2_after"].get(str(n)) for n in range(1, top + 1)]
+        body.append([round(v, 3) if isinstance(v, float) else v for v in values])
+    return _csv_text(header, body)
 
 
 def marginal_csv(comparison) -> str:
@@ -1925,7 +1944,9 @@ def write_comparison_report(comparison, out_dir) -> list[Path]:
             f"adcov comparison report: {names[0]} vs {names[1]}",
             f"What changes between {names[0]} (before) and {names[1]} (after) -- {change_text} -- for layers "
             f"{', '.join(layers)} at {', '.join(_altitude_label(a, ref) for a in altitudes)}. Lost = covered before, not after; "
-            "gained = covered after, not before. marginal.csv ranks the baseline units by what withdrawing only that unit costs.",
+            "gained = covered after, not before. marginal.csv ranks the baseline units by what withdrawing only that unit costs. "
+            f"comparison.csv columns, in order: {', '.join(COMPARISON_CSV_COLUMNS)}, then depth_km2_before_1..N and "
+            "depth_km2_after_1..N (km² covered by exactly n units before / after; empty = 0).",
             stage.files + ["README.txt"], lines,
         )
         stage.write_text("README.txt", readme)
