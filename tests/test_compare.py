@@ -287,7 +287,9 @@ def test_range_band_orders_min_nominal_max_for_the_s300v4(kurils, tmp_path):
     assert entry["gained"] == {"min_km2": 0.0, "nominal_km2": 0.0, "max_km2": 0.0}
     assert entry["lost"]["nominal_km2"] > entry["lost"]["min_km2"] > 0
     status, out, err = cli(["compare", "--range", "band", "--altitudes-m", "10000", "--layers", "engagement"])
-    assert status == 0 and "min–max" in out and "…" not in out, err
+    assert status == 0 and "min / nominal / max" in out and "…" not in out, err
+    nominal = entry["baseline"]["nominal_km2"]
+    assert f"{entry['baseline']['min_km2']:,.0f} / {nominal:,.0f} / {entry['baseline']['max_km2']:,.0f}" in out
 
 
 # --------------------------------------------------------------------------- synthetic scenarios

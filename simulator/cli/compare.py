@@ -234,7 +234,8 @@ def print_comparison(comparison, baseline, variant, range_mode: str, band: dict 
             no_gain = all(v == 0 for e in entries for v in e["gained"].values())
             if no_gain:
                 quantities.remove("gained")
-            table = Table(title=f"{title}: covered area, min–max over the published range spread (nominal: without --range)", title_justify="left")
+            table = Table(title=f"{title}: covered area with the min / nominal / max published range "
+                                "(one number where all three agree)", title_justify="left")
             cells = [[f"{e['altitude_m']:g}", *(_band_cell(e[q]) for q in quantities)] for e in entries]
             headers = [escape(f"altitude\n[m {ref}]"), *(f"{q} km²" for q in quantities)]
             for i, header in enumerate(headers):
@@ -307,7 +308,6 @@ def _group_title(layers: list[str]) -> str:
 
 
 def _band_cell(values: dict) -> str:
-    """``low–high`` over the range modes (one number when they agree to the km²)."""
-    low = min(values[f"{mode}_km2"] for mode in ("min", "nominal", "max"))
-    high = max(values[f"{mode}_km2"] for mode in ("min", "nominal", "max"))
-    return _km2(low) if _km2(low) == _km2(high) else f"{_km2(low)}–{_km2(high)}"
+    """``min / nominal / max`` over the range modes (one number when all three agree to the km²)."""
+    shown = [_km2(values[f"{mode}_km2"]) for mode in ("min", "nominal", "max")]
+    return shown[0] if len(set(shown)) == 1 else " / ".join(shown)
