@@ -362,12 +362,14 @@ def test_cli_uncertainty_outputs(synthetic, tmp_path, capsys):
     assert main(argv) == 0, capsys.readouterr().err
     result = position_uncertainty(scenario, 4, seed=9, land_only=True, altitudes_m=[300.0], layers=["detection"], cache=None)
     assert out.read_text() == csv_text(UNCERTAINTY_COLUMNS, result.rows())
-    assert (tmp_path / "mc_members.csv").read_text() == csv_text(MEMBER_COLUMNS, result.member_rows())
-    assert (tmp_path / "mc_samples.csv").read_text() == csv_text(SAMPLE_COLUMNS, result.sample_rows())
-    with rasterio.open(tmp_path / "mc_p_detection_300m.tif") as ds:
+    assert (tmp_path / "mc" / "members.csv").read_text() == csv_text(MEMBER_COLUMNS, result.member_rows())
+    assert (tmp_path / "mc" / "samples.csv").read_text() == csv_text(SAMPLE_COLUMNS, result.sample_rows())
+    # the companions go in a folder named after the CSV, not beside it (issue #11)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["mc", "mc.csv", "mc.parquet"]
+    with rasterio.open(tmp_path / "mc" / "p_detection_300m.tif") as ds:
         np.testing.assert_array_equal(ds.read(1), result.probability("detection", 300.0))
         assert ds.transform == result.grid.transform
-    features = json.loads((tmp_path / "mc_levels.geojson").read_text())["features"]
+    features = json.loads((tmp_path / "mc" / "levels.geojson").read_text())["features"]
     assert [f["properties"]["probability_min"] for f in features] == [0.1, 0.5, 0.9]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

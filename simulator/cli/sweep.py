@@ -7,10 +7,10 @@ With no selection flags it sweeps every withdrawal of one and of two of the scen
 
 Uncertainty (--positions N, or --range-spread alone): N joint samples of the uncertain units'
 sites (uniform in their position_precision_km disk) and/or the published-range modes min,
-nominal, max. Writes the covered-area distribution (p10/p50/p90 km²) to the CSV, the
-probability of coverage per layer and altitude as GeoTIFFs next to it
-(<stem>_p_<layer>_<alt>m.tif), polygons at the probability --levels (<stem>_levels.geojson),
-per-member areas (<stem>_members.csv) and the sampled sites (<stem>_samples.csv).
+nominal, max. Writes the covered-area distribution (p10/p50/p90 km²) to the CSV and, in a
+folder named after it (results.csv -> results/), the probability of coverage per layer and
+altitude as GeoTIFFs (p_<layer>_<alt>m.tif), polygons at the probability --levels
+(levels.geojson), per-member areas (members.csv) and the sampled sites (samples.csv).
 
 Runs in this process by default; --scheduler local starts a Dask LocalCluster on 127.0.0.1,
 --scheduler tcp://HOST:PORT uses an existing Dask cluster (same results in all three).
@@ -134,7 +134,16 @@ class AtomicOutputs:
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []
+        self._made: list[Path] = []
         self.written: list[Path] = []
+
+    def make_dir(self, folder: Path) -> Path:
+        """A folder for outputs; one this made is removed again by :meth:`abort` if left empty."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            folder.mkdir()
+            self._made.append(folder)
+        return folder
 
     def temp_for(self, final: Path) -> Path:
         final = Path(final)
@@ -170,6 +179,10 @@ class AtomicOutputs:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         self._pending = []
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        self._made = []
 
 
 def csv_text(columns, rows) -> str:
@@ -276,14 +289,17 @@ def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> boo
     from simulator.sweep import MEMBER_COLUMNS, SAMPLE_COLUMNS, UNCERTAINTY_COLUMNS
     from simulator.terrain import write_geotiff
 
-    stem = out.stem
+    folder = out.with_suffix("")  # results.csv -> results/: one folder, not a dozen files beside the CSV
+    if folder.exists() and not folder.is_dir():
+        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
+    outputs.make_dir(folder)
     grid = result.grid
     ref = "" if result.altitude_ref == "msl" else f"_{result.altitude_ref}"
     features = []
     for layer in result.layers:
         for altitude_m in result.altitudes_m:
             probability = result.probability(layer, altitude_m)
-            final = out.with_name(f"{stem}_p_{layer}_{_altitude_label(altitude_m)}m{ref}.tif")
+            final = folder / f"p_{layer}_{_altitude_label(altitude_m)}m{ref}.tif"
             write_geotiff(
                 outputs.temp_for(final), probability, grid.transform, grid.terrain.crs,
                 tags={"quantity": f"probability of {layer} coverage", "altitude_m": f"{altitude_m:g}",
@@ -299,10 +315,10 @@ def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> boo
                                    "members": len(result.members)},
                     "geometry": shapely.geometry.mapping(geometry),
                 })
-    outputs.write_text(out.with_name(f"{stem}_levels.geojson"), json.dumps({"type": "FeatureCollection", "features": features}))
-    outputs.write_text(out.with_name(f"{stem}_members.csv"), csv_text(MEMBER_COLUMNS, result.member_rows()))
+    outputs.write_text(folder / "levels.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    outputs.write_text(folder / "members.csv", csv_text(MEMBER_COLUMNS, result.member_rows()))
     if result.positions:
-        outputs.write_text(out.with_name(f"{stem}_samples.csv"), csv_text(SAMPLE_COLUMNS, result.sample_rows()))
+        outputs.write_text(folder / "samples.csv", csv_text(SAMPLE_COLUMNS, result.sample_rows()))
     rows = result.rows()
     parquet = _write_parquet(outputs, out.with_suffix(".parquet"), UNCERTAINTY_COLUMNS, rows)
     outputs.write_text(out, csv_text(UNCERTAINTY_COLUMNS, rows))
