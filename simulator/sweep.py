@@ -992,7 +992,9 @@ WITHDRAWN_SEPARATOR = "+"
 
 @dataclass(frozen=True)
 class Damage:
-    """A withdrawal and the area it loses, summed over the ranked layers and altitudes. [km²]"""
+    """A withdrawal and the area it loses: the mean over the ranked layers and altitudes of
+    the area lost at each (every listed altitude weighs the same), so it is an area, at most
+    the analysis area. [km²]"""
 
     withdrawn: tuple[str, ...]
     lost_km2: float
@@ -1033,9 +1035,9 @@ class WithdrawalSweep:
                       altitude_m: float | None = None) -> list[Damage]:
         """The ``top`` withdrawals of ``size`` units losing the most area.
 
-        The score is ``lost_km2`` summed over the layers and altitudes swept (or only the
-        given ``layer`` / ``altitude_m``): equal weight per listed altitude, as
-        :func:`simulator.compare.marginal_contributions`. Ties keep the subset order.
+        The score is the mean of ``lost_km2`` over the layers and altitudes swept (or only
+        the given ``layer`` / ``altitude_m``): the area lost at an altitude picked at random
+        among those listed, every listed altitude weighing the same. Ties keep the subset order.
         """
         if range_mode not in self.range_modes:
             raise AdcovError(f"range_mode {range_mode!r} was not swept; swept: {', '.join(self.range_modes)}")
@@ -1050,7 +1052,7 @@ class WithdrawalSweep:
             if not picks:
                 raise AdcovError(f"altitude {float(altitude_m):g} m was not swept; swept: {', '.join(f'{a:g}' for a in self.altitudes_m)} m")
             lost = lost[:, :, picks]
-        scores = [(float(lost[s].sum()), s) for s, subset in enumerate(self.subsets) if len(subset) == size]
+        scores = [(float(lost[s].mean()), s) for s, subset in enumerate(self.subsets) if len(subset) == size]
         scores.sort(key=lambda item: (-item[0], item[1]))
         return [Damage(self.subsets[s], score) for score, s in scores[:top]]
 

@@ -340,10 +340,13 @@ def _print_ranking(result, top: int) -> None:
         table = Table(title=f"Most damaging withdrawals of {size} unit{'s' if size > 1 else ''} ({mode} ranges)", title_justify="left")
         table.add_column("rank", justify="right")
         table.add_column("withdrawn")
-        table.add_column(f"lost km² (sum over {pairs} layer-altitudes)", justify="right")
+        table.add_column("mean lost km²", justify="right")
         for rank, damage in enumerate(damages, 1):
             table.add_row(str(rank), ", ".join(damage.withdrawn), f"{damage.lost_km2:,.0f}")
         console.print(table)
+    console.print(f"mean lost km²: the area lost, averaged over the {pairs} swept layer-altitude pairs "
+                  "(each listed altitude weighs the same); an area, never more than the analysis area. "
+                  "The CSV has the area lost at each layer and altitude.")
 
 
 def _print_uncertainty(result) -> None:
