@@ -1851,7 +1851,7 @@ def comparison_sites(comparison) -> list[dict]:
     return sites
 
 
-def write_comparison_report(comparison, out_dir) -> list[Path]:
+def write_comparison_report(comparison, out_dir, *, progress=None) -> list[Path]:
     """Write the report of a comparison into ``out_dir`` (atomically) and list its files.
 
     Contents: ``comparison.json`` (:meth:`Comparison.to_dict` with both scenarios'
@@ -1860,9 +1860,15 @@ def write_comparison_report(comparison, out_dir) -> list[Path]:
     coverage, lost and gained polygons), ``comparison.kml``/``.kmz``, ``maps/`` (one map per
     layer and altitude showing kept / lost / gained, and ``area_by_altitude.png``),
     ``rasters/`` (baseline and variant floors, depth and a change class per altitude),
-    ``ASSUMPTIONS.txt``, ``README.txt`` and ``manifest.json``.
+    ``ASSUMPTIONS.txt``, ``README.txt`` and ``manifest.json``. ``progress(fraction, message)``
+    hears of each step (maps take most of the time).
     """
     baseline, variant = comparison.baseline, comparison.variant
+
+    def step(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, message)
+
     if baseline.grid.shape != variant.grid.shape:
         raise AdcovError(
             f"comparison report: baseline grid {baseline.grid.shape} and variant grid {variant.grid.shape} differ; "
@@ -1913,14 +1919,15 @@ def write_comparison_report(comparison, out_dir) -> list[Path]:
         stage.write_bytes("comparison.kmz", _kmz_bytes(kml))
 
         subtitle_change = change_text[0].upper() + change_text[1:]
-        for layer in layers:
-            for alt in altitudes:
-                change = comparison.change(layer, alt)
-                base_mask, var_mask = change.baseline_cells, change.variant_cells
-                render_map_png(
-                    stage.path(f"maps/{layer}_{_altitude_slug(alt)}_{ref}.png"), baseline, layer=layer, altitude_m=alt, altitude_ref=ref,
-                    baseline_mask=base_mask, variant_mask=var_mask, lost_mask=change.lost_cells, gained_mask=change.gained_cells, names=names, sites=[dict(s) for s in sites], assumptions=lines,
-                )
+        n_maps = len(layers) * len(altitudes)
+        for i_map, (layer, alt) in enumerate((la, a) for la in layers for a in altitudes):
+            step(0.1 + 0.7 * i_map / max(n_maps, 1), f"map {i_map + 1}/{n_maps}: {layer}, {_altitude_label(alt, ref)}")
+            change = comparison.change(layer, alt)
+            render_map_png(
+                stage.path(f"maps/{layer}_{_altitude_slug(alt)}_{ref}.png"), baseline, layer=layer, altitude_m=alt, altitude_ref=ref,
+                baseline_mask=change.baseline_cells, variant_mask=change.variant_cells, lost_mask=change.lost_cells,
+                gained_mask=change.gained_cells, names=names, sites=[dict(s) for s in sites], assumptions=lines,
+            )
         rows_by_layer = {
             layer: [{"altitude_m": c.altitude_m, "baseline_km2": c.baseline_km2, "variant_km2": c.variant_km2}
                     for c in comparison.changes if c.layer == layer]
@@ -1928,6 +1935,7 @@ def write_comparison_report(comparison, out_dir) -> list[Path]:
         }
         render_area_chart_png(stage.path("maps/area_by_altitude.png"), rows_by_layer, names=names, altitude_ref=ref,
                               title=f"Covered area by target altitude: {names[0]} → {names[1]}", subtitle=subtitle_change + ".", footer=lines)
+        step(0.85, "rasters")
 
         _write_rasters(stage, baseline, f"rasters/{_slug(names[0])}_", layers, altitudes, ref,
                        assumption_tags(base_lines, assumptions["baseline"]))

@@ -140,7 +140,11 @@ def run_compare(args: argparse.Namespace) -> int:
             band = None
             comparison = compare(baseline, variant, range_mode=args.range_mode, progress=progress, scheduler=scheduler, **options)
     if writer is not None:
-        writer(comparison, args.out)
+        if args.json or not sys.stderr.isatty():
+            print(f"adcov compare: writing the report to {args.out} "
+                  f"({len(comparison.layers) * len(comparison.altitudes_m)} maps)…", file=sys.stderr, flush=True)
+        with progress_bar(not args.json) as progress:
+            writer(comparison, args.out, progress=progress)
     if args.json:
         json.dump(band if band is not None else comparison.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
