@@ -249,6 +249,12 @@ class MainWindow(QtWidgets.QMainWindow):
         buttons.addWidget(self.edit_apply)
         buttons.addWidget(self.edit_reset)
         form.addRow(buttons)
+        # a unit moved onto the sea is flagged (a land-based system there is unlikely)
+        self.edit_warning = QtWidgets.QLabel()
+        self.edit_warning.setObjectName("editWarning")
+        self.edit_warning.setWordWrap(True)
+        self.edit_warning.setStyleSheet("color:#a0522d")
+        form.addRow(self.edit_warning)
         self.edit_box = edit
         layout.addWidget(edit)
         dock.setWidget(panel)
@@ -272,9 +278,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.altitude_slider.setSingleStep(5)
         self.altitude_slider.setPageStep(50)
         self.altitude_slider.valueChanged.connect(self._on_altitude_slider)
-        self.altitude_label = QtWidgets.QLabel()
-        self.altitude_label.setMinimumWidth(90)
-        self.altitude_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        # type an exact altitude as well as slide (the log slider steps through rounded values)
+        self.altitude_spin = QtWidgets.QDoubleSpinBox()
+        self.altitude_spin.setObjectName("altitudeSpin")
+        self.altitude_spin.setRange(ALTITUDE_MIN_M, ALTITUDE_MAX_M)
+        self.altitude_spin.setDecimals(0)
+        self.altitude_spin.setSuffix(" m")
+        self.altitude_spin.setGroupSeparatorShown(True)
+        self.altitude_spin.setKeyboardTracking(False)  # one redraw per typed value, not per digit
+        self.altitude_spin.setMinimumWidth(100)
+        self.altitude_spin.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.altitude_spin.valueChanged.connect(self._on_altitude_spin)
         self.ref_msl = QtWidgets.QRadioButton("above mean sea level (MSL)")
         self.ref_agl = QtWidgets.QRadioButton("above ground (AGL)")
         self.ref_msl.setObjectName("refMsl")
@@ -285,7 +299,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ref_msl.toggled.connect(lambda on: on and self.state.set(altitude_ref="msl"))
         self.ref_agl.toggled.connect(lambda on: on and self.state.set(altitude_ref="agl"))
         alt_layout.addWidget(self.altitude_slider, 0, 0)
-        alt_layout.addWidget(self.altitude_label, 0, 1)
+        alt_layout.addWidget(self.altitude_spin, 0, 1)
         ticks = QtWidgets.QLabel("10 m · 100 m · 1 km · 10 km · 30 km (log scale)")
         ticks.setStyleSheet("color:#555")
         alt_layout.addWidget(ticks, 1, 0, 1, 2)
@@ -729,7 +743,18 @@ class MainWindow(QtWidgets.QMainWindow):
         uid, fields, env = result
         session.store_edited_envelope(uid, fields, env)
         self._good_edits[uid] = fields
+        self._flag_sea(uid, env)
         self.refresh(now=True)
+
+    def _flag_sea(self, uid: str, env) -> None:
+        """Say so when an edit puts a unit on the sea (terrain at or below 0 m at its site)."""
+        if env.los.site_terrain_m <= 0.0:
+            text = (f"⚠ {uid} now stands on the sea (terrain {env.los.site_terrain_m:.0f} m at "
+                    f"{model.format_lat_lon(env.figures.lat_deg, env.figures.lon_deg)}): a land-based unit there is unlikely")
+            self.statusBar().showMessage(text, 15000)
+        else:
+            text = ""
+        self.edit_warning.setText(text)
 
     def _on_edit_failed(self, session, key, uid, exc) -> None:
         self._edit_tasks.pop(key, None)
@@ -745,9 +770,12 @@ class MainWindow(QtWidgets.QMainWindow):
     # ================================================================== controls
     def _on_altitude_slider(self, value: int) -> None:
         altitude = slider_to_altitude(value)
-        self.altitude_label.setText(f"{altitude:,.0f} m")
         if not self._updating:
             self.state.set(altitude_m=altitude)
+
+    def _on_altitude_spin(self, value: float) -> None:
+        if not self._updating:
+            self.state.set(altitude_m=float(value))
 
     def _setup_timeline(self) -> None:
         bounds = self.session.timeline_bounds() if self.session else None
@@ -789,7 +817,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._updating = True
         try:
             self.altitude_slider.setValue(altitude_to_slider(s.altitude_m))
-            self.altitude_label.setText(f"{s.altitude_m:,.0f} m")
+            self.altitude_spin.setValue(s.altitude_m)
             (self.ref_msl if s.altitude_ref == "msl" else self.ref_agl).setChecked(True)
             self.layer_combo.setCurrentIndex(self.layer_combo.findData(s.layer))
             self.view_combo.setCurrentIndex(self.view_combo.findData(s.view))

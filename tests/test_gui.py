@@ -118,7 +118,7 @@ def test_altitude_slider_changes_the_overlay(make_window, api_2020, qtbot):
     qtbot.waitUntil(lambda: not np.array_equal(window.map.overlay.image, before), timeout=5000)
     expected = api_2020.covered(window.state.layer, 30_000.0, window.state.altitude_ref).astype(np.uint8)
     np.testing.assert_array_equal(window.map.overlay.image, expected)
-    assert window.altitude_label.text() == "30,000 m"
+    assert window.altitude_spin.text() == "30,000 m"
     # log scale: positions map to round altitudes and back
     assert slider_to_altitude(altitude_to_slider(1000.0)) == 1000.0
     assert slider_to_altitude(0) == 10.0
@@ -458,3 +458,20 @@ def test_the_profile_follows_an_edited_unit(make_window, qtbot):
         assert f"{fresh.target_floor_msl_m:,.0f} m MSL" in title and "envelope floor" not in title
         xs, ys = window.map.profile_line.getData()
         assert (xs[0], ys[0]) == pytest.approx((fresh.site_lon_deg, fresh.site_lat_deg))
+
+
+def test_type_an_altitude_and_a_unit_moved_to_sea_is_flagged(make_window, qtbot):
+    window = make_window()
+    window.altitude_spin.setValue(1234.0)
+    window.altitude_spin.editingFinished.emit()
+    assert window.state.altitude_m == 1234.0
+    window.flush()
+    assert "1,234 m" in window.map_title.text() or "1234" in window.map_title.text()
+    session = window.session
+    # move the Tor-M2 out to sea, east of Iturup (DTED0: 0 m there), then back onto the island
+    window.state.set(edits={"iturup-tor-m2": {"lat_deg": 44.80, "lon_deg": 148.60, "antenna_height_m": 30.0}})
+    qtbot.waitUntil(lambda: not window.runner.busy and not session.pending_edits(window.state), timeout=LOAD_MS)
+    assert "iturup-tor-m2 now stands on the sea" in window.edit_warning.text()
+    window.state.set(edits={"iturup-tor-m2": {"lat_deg": 45.033, "lon_deg": 147.617, "antenna_height_m": 31.0}})
+    qtbot.waitUntil(lambda: not window.runner.busy and not session.pending_edits(window.state), timeout=LOAD_MS)
+    assert window.edit_warning.text() == ""
