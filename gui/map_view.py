@@ -37,6 +37,41 @@ _LABEL_SPOTS = (
 #: coordinates), not at every altitude step: on a full-disk grid that is ~10 ms a repaint.
 _STATIC = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
 
+
+class IndexImageItem(pg.ImageItem):
+    """An image of categorical indices (through a lookup table) drawn at the screen's
+    resolution: past one cell per screen pixel it is decimated nearest-neighbour (a display
+    pyramid level made on the fly; averaging indices, pyqtgraph's own downsampling, would mix
+    categories). ``image`` stays the full analysis grid."""
+
+    _shown_factors = (1, 1)
+
+    def _factors(self) -> tuple[int, int]:
+        try:
+            xds, yds = self._computeDownsampleFactors()
+        except (TypeError, AttributeError):
+            return (1, 1)
+        return (max(1, int(xds or 1)), max(1, int(yds or 1)))
+
+    def render(self):
+        full = self.image
+        xds, yds = self._factors()
+        if full is None or full.ndim != 2 or (xds, yds) == (1, 1):
+            self._shown_factors = (1, 1)
+            return super().render()
+        self.image = full[::yds, ::xds]
+        try:
+            super().render()
+        finally:
+            self.image = full
+        self._shown_factors = (xds, yds)
+
+    def viewTransformChanged(self):
+        if self.image is not None and self._factors() != self._shown_factors:
+            self._renderRequired = True
+            self.update()
+        super().viewTransformChanged()
+
 class UnitMarker(pg.TargetItem):
     """A draggable unit marker; a click selects the unit."""
 
@@ -75,7 +110,7 @@ class MapView(pg.PlotWidget):
             axis.setPen(pg.mkPen("#444"))
             axis.setTextPen(pg.mkPen("#222"))
         self.base = pg.ImageItem(np.zeros((2, 2, 3), np.uint8))
-        self.overlay = pg.ImageItem(np.zeros((2, 2), np.uint8))
+        self.overlay = IndexImageItem(np.zeros((2, 2), np.uint8))
         self.overlay.setZValue(10)
         # the terrain never changes while a scenario is open: keep it as a device pixmap
         self.base.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)

@@ -205,7 +205,8 @@ def test_table_says_what_is_compared_and_lists_assumptions():
     assert status == 0, err
     text = " ".join(out.split())  # rich wraps to the terminal width
     assert "kurils-2020 → kurils-2023" in text
-    assert "withdrawn: iturup-s300v4 (S-300V4), kunashir-s300v4 (S-300V4)" in text
+    assert ("withdrawn: iturup-s300v4 (S-300V4, reported withdrawn on 2023-08-31), "
+            "kunashir-s300v4 (S-300V4, reported withdrawn on 2023-08-31)") in text
     assert "lost km²" in text and "gained km²" in text and "Marginal contribution" in text
     assert "Assumptions" in text and "scenario assumption" in text
     assert "[m MSL]" in text  # not swallowed as rich markup
@@ -215,7 +216,7 @@ def test_table_says_what_is_compared_and_lists_assumptions():
 def test_out_calls_the_export_module(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("simulator.export")
-    fake.write_comparison_report = lambda comparison, out_dir: calls.append((comparison, out_dir))
+    fake.write_comparison_report = lambda comparison, out_dir, **kwargs: calls.append((comparison, out_dir))
     monkeypatch.setitem(sys.modules, "simulator.export", fake)
     status, _, err = cli(["compare", "--out", str(tmp_path / "report"), "--altitudes-m", "100", "--json"])
     assert status == 0, err
