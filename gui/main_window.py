@@ -478,13 +478,22 @@ class MainWindow(QtWidgets.QMainWindow):
         task = Task(_load, path, cache=self.cache, resolution_m=self.resolution_m, label=f"opening {path.name}")
         task.signals.finished.connect(lambda result, p=path, c=comparison: self._on_loaded(p, result, c))
         task.signals.failed.connect(lambda exc: self._report("Cannot open the scenario", exc))
+        task.signals.failed.connect(lambda exc: self._loading_done())
+        task.signals.cancelled.connect(self._loading_done)
+        # the map says what it is waiting for (line of sight can take a while on fine terrain)
+        self._loading_name = path.name
+        self.map_title.setText(f"Loading {path.name}: reading the scenario…")
         self._watch(task)
         self._load_task = task
         self.runner.start(task)
         return task
 
+    def _loading_done(self) -> None:
+        self._loading_name = None
+
     def _on_loaded(self, path: Path, result, comparison) -> None:
         session, rgb, coast = result
+        self._loading_done()
         self.session = session
         self._good_edits = {}
         self._edit_tasks = {}
@@ -557,6 +566,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 1000))
         self.progress_label.setText(message)
+        if getattr(self, "_loading_name", None):
+            self.map_title.setText(f"Loading {self._loading_name}: {message} ({fraction:.0%})")
 
     def _on_busy_changed(self, busy: bool) -> None:
         for w in (self.progress_label, self.progress, self.cancel_button):

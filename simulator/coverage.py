@@ -1034,7 +1034,9 @@ def build_coverage(
             if cancel is not None and cancel.cancelled:
                 raise ComputationCancelled("computation cancelled")
             if progress:
-                progress(i / max(len(todo), 1), f"line of sight: {figures.unit_id}")
+                reach_km = plans[figures.unit_id] / 1000.0
+                progress(i / max(len(todo), 1),
+                         f"line of sight {i + 1}/{len(todo)}: {figures.unit_id} ({figures.system_name}, {reach_km:g} km)")
             envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache,
                                                              plan_range_m=plans[figures.unit_id])
     elif todo:

@@ -475,3 +475,14 @@ def test_type_an_altitude_and_a_unit_moved_to_sea_is_flagged(make_window, qtbot)
     window.state.set(edits={"iturup-tor-m2": {"lat_deg": 45.033, "lon_deg": 147.617, "antenna_height_m": 31.0}})
     qtbot.waitUntil(lambda: not window.runner.busy and not session.pending_edits(window.state), timeout=LOAD_MS)
     assert window.edit_warning.text() == ""
+
+
+def test_the_map_says_what_it_is_loading(qtbot, tmp_path):
+    settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_scenario(KURILS_2020)
+    assert window.map_title.text().startswith("Loading kurils-2020.yaml")
+    qtbot.waitUntil(window.is_ready, timeout=LOAD_MS)
+    assert not window.map_title.text().startswith("Loading")  # the view's own title once loaded
