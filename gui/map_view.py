@@ -133,6 +133,8 @@ class MapView(pg.PlotWidget):
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(0)
         self._label_timer.timeout.connect(self.place_labels)
+        self.scale_bar = None
+        self.scale_bar_km: float | None = None
         #: town names shown (GeoNames), by name; their density follows the zoom
         self.town_items: dict[str, pg.TextItem] = {}
         self._town_sites: list[tuple[float, float]] = []
@@ -140,6 +142,7 @@ class MapView(pg.PlotWidget):
         self._town_timer.setSingleShot(True)
         self._town_timer.setInterval(120)
         self._town_timer.timeout.connect(self.update_towns)
+        self._town_timer.timeout.connect(self.update_scale_bar)
         self.plotItem.vb.sigRangeChanged.connect(lambda *_: self._town_timer.start())
 
     # -- geometry -------------------------------------------------------------------------
@@ -176,6 +179,33 @@ class MapView(pg.PlotWidget):
         x0, y0 = t.c, t.f
         x1, y1 = t.c + t.a * grid.n_cols, t.f + t.e * grid.n_rows
         self.plotItem.vb.setRange(xRange=(min(x0, x1), max(x0, x1)), yRange=(min(y0, y1), max(y0, y1)), padding=0.01)
+        self.update_scale_bar()
+
+    def update_scale_bar(self) -> None:
+        """A scale bar of a round number of kilometres, about a fifth of the visible width;
+        on a geographic grid its length in degrees of longitude is taken at the view's middle
+        latitude (the map's x axis is longitude)."""
+        if self.grid is None:
+            return
+        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
+        if self.geographic:
+            km_per_unit = 111.32 * max(math.cos(math.radians((y0 + y1) / 2.0)), 0.05)
+        else:
+            km_per_unit = 0.001
+        width_km = (x1 - x0) * km_per_unit
+        target = width_km / 5.0
+        nice = next((n for n in (1000, 500, 200, 100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if n <= target), 0.1)
+        if self.scale_bar is not None:
+            self.scale_bar.setParentItem(None)
+            if self.scale_bar.scene() is not None:
+                self.scale_bar.scene().removeItem(self.scale_bar)
+        bar = pg.ScaleBar(size=nice / km_per_unit, width=6, brush="#222222", pen="#222222", offset=(-30, -30))
+        bar.text.setText(f"{nice:g} km")
+        bar.text.setColor("#111111")
+        bar.setParentItem(self.plotItem.vb)
+        bar.setZValue(30)
+        self.scale_bar = bar
+        self.scale_bar_km = nice
 
     def set_town_sites(self, sites) -> None:
         """Unit sites ``(lat, lon)``: the town nearest each always gets a label."""

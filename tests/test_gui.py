@@ -486,3 +486,15 @@ def test_the_map_says_what_it_is_loading(qtbot, tmp_path):
     assert window.map_title.text().startswith("Loading kurils-2020.yaml")
     qtbot.waitUntil(window.is_ready, timeout=LOAD_MS)
     assert not window.map_title.text().startswith("Loading")  # the view's own title once loaded
+
+
+def test_the_map_has_a_scale_bar_in_kilometres(make_window):
+    import math
+
+    window = make_window()
+    bar = window.map.scale_bar
+    assert bar is not None and window.map.scale_bar_km in (50, 100, 200)
+    assert bar.text.textItem.toPlainText() == f"{window.map.scale_bar_km:g} km"
+    (x0, x1), (y0, y1) = window.map.plotItem.vb.viewRange()
+    km_per_deg = 111.32 * math.cos(math.radians((y0 + y1) / 2.0))
+    assert bar.size * km_per_deg == pytest.approx(window.map.scale_bar_km, rel=1e-9)
