@@ -132,6 +132,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings = settings if settings is not None else QtCore.QSettings("adcov", "adcov-gui")
         #: analysis spacing replacing the scenarios' ("native", metres, or None: theirs)
         self.resolution_m: float | str | None = None
+        #: ask before quitting with unsaved unit edits
+        self.confirm_close = True
+        self.unsaved_dialog = None
         self.cache = cache if cache is not None else EnvelopeCache()
         self.state = ViewState()
         self.session: model.Session | None = None
@@ -495,6 +498,8 @@ class MainWindow(QtWidgets.QMainWindow):
         session, rgb, coast = result
         self._loading_done()
         self.session = session
+        self._saved_edits = {}
+        self._close_confirmed = False
         self._good_edits = {}
         self._edit_tasks = {}
         self._curves_cache = {}
@@ -1058,6 +1063,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         self.statusBar().showMessage(f"saved {path}: re-run with `adcov run {path}`", 8000)
         self._add_recent(Path(path))
+        self._saved_edits = {k: dict(v) for k, v in self.state.edits.items()}
         return scenario
 
     def _atomic_write_text(self, path: Path, text: str) -> None:
@@ -1222,9 +1228,47 @@ class MainWindow(QtWidgets.QMainWindow):
             self._docks_sized = True
             self.resizeDocks([self.units_dock, self.controls_dock], [280, 340], QtCore.Qt.Orientation.Horizontal)
 
+    def unsaved_edits(self) -> bool:
+        """Whether units were moved or changed since the scenario was opened or last saved."""
+        edits = {k: dict(v) for k, v in self.state.edits.items()} if self.session is not None else {}
+        return bool(edits) and edits != getattr(self, "_saved_edits", {})
+
     def closeEvent(self, event) -> None:
+        if self.confirm_close and self.unsaved_edits() and not getattr(self, "_close_confirmed", False):
+            event.ignore()
+            self._ask_before_closing()
+            return
         self.runner.shutdown(10.0)
         super().closeEvent(event)
+
+    def _ask_before_closing(self) -> QtWidgets.QMessageBox:
+        """Save, discard or keep working (a window-modal box opened with ``open()``)."""
+        box = QtWidgets.QMessageBox(self)
+        box.setObjectName("unsavedEditsDialog")
+        box.setIcon(QtWidgets.QMessageBox.Icon.Question)
+        box.setWindowTitle("Unsaved edits")
+        moved = ", ".join(sorted(self.state.edits))
+        box.setText(f"Units changed since the scenario was opened or saved: {moved}.\n"
+                    "Save them as a variant scenario before quitting?")
+        box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Save | QtWidgets.QMessageBox.StandardButton.Discard
+                               | QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QtWidgets.QMessageBox.StandardButton.Save)
+
+        def answered(button) -> None:
+            role = box.standardButton(button)
+            if role == QtWidgets.QMessageBox.StandardButton.Discard:
+                self._close_confirmed = True
+                self.close()
+            elif role == QtWidgets.QMessageBox.StandardButton.Save:
+                if self.save_scenario_as() is not None:
+                    self._close_confirmed = True
+                    self.close()
+
+        box.buttonClicked.connect(answered)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.unsaved_dialog = box
+        box.open()
+        return box
 
 
 def dataclasses_replace_coverage(session, unit_id, envelope):

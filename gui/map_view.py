@@ -195,16 +195,14 @@ class MapView(pg.PlotWidget):
         width_km = (x1 - x0) * km_per_unit
         target = width_km / 5.0
         nice = next((n for n in (1000, 500, 200, 100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if n <= target), 0.1)
-        if self.scale_bar is not None:
-            self.scale_bar.setParentItem(None)
-            if self.scale_bar.scene() is not None:
-                self.scale_bar.scene().removeItem(self.scale_bar)
-        bar = pg.ScaleBar(size=nice / km_per_unit, width=6, brush="#222222", pen="#222222", offset=(-30, -30))
-        bar.text.setText(f"{nice:g} km")
-        bar.text.setColor("#111111")
-        bar.setParentItem(self.plotItem.vb)
-        bar.setZValue(30)
-        self.scale_bar = bar
+        if self.scale_bar is None:
+            self.scale_bar = pg.ScaleBar(size=1.0, width=6, brush="#222222", pen="#222222", offset=(-30, -30))
+            self.scale_bar.text.setColor("#111111")
+            self.scale_bar.setParentItem(self.plotItem.vb)
+            self.scale_bar.setZValue(30)
+        self.scale_bar.size = nice / km_per_unit
+        self.scale_bar.text.setText(f"{nice:g} km")
+        self.scale_bar.updateBar()
         self.scale_bar_km = nice
 
     def set_town_sites(self, sites) -> None:

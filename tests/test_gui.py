@@ -49,6 +49,7 @@ def make_window(qtbot, tmp_path):
     def make(scenario=KURILS_2020, comparison=None):
         settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
         window = MainWindow(settings=settings)
+        window.confirm_close = False  # tests end with edits; test_quit_with_unsaved_edits_asks covers the question
         qtbot.addWidget(window)
         window.resize(1200, 800)
         window.show()
@@ -498,3 +499,20 @@ def test_the_map_has_a_scale_bar_in_kilometres(make_window):
     (x0, x1), (y0, y1) = window.map.plotItem.vb.viewRange()
     km_per_deg = 111.32 * math.cos(math.radians((y0 + y1) / 2.0))
     assert bar.size * km_per_deg == pytest.approx(window.map.scale_bar_km, rel=1e-9)
+
+
+def test_quit_with_unsaved_edits_asks(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.confirm_close = True
+    assert window.close()  # nothing edited: closes at once
+    window = make_window()
+    window.confirm_close = True
+    window.state.set(edits={"iturup-tor-m2": {"lat_deg": 45.05, "lon_deg": 147.6, "antenna_height_m": 40.0}})
+    assert window.unsaved_edits()
+    assert not window.close() and window.isVisible()  # it asks instead
+    box = window.unsaved_dialog
+    assert box is not None and "iturup-tor-m2" in box.text()
+    box.button(QtWidgets.QMessageBox.StandardButton.Cancel).click()
+    assert window.isVisible()
+    window.save_scenario_as(tmp_path / "moved.yaml")  # saved: nothing left to lose
+    assert not window.unsaved_edits() and window.close()
