@@ -162,6 +162,10 @@ class EnvelopeCache:
             stored = str(arrays.pop("__checksum__"))
             if stored != _checksum(arrays):
                 raise ValueError("checksum mismatch")
+            # the key is inside the checksummed payload: an entry moved or copied under
+            # another key (a valid entry of another unit) does not answer this question
+            if str(arrays.pop("__key__", "")) != key:
+                raise ValueError("entry stored under another key")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             self.recovered_corrupt += 1
             self.misses += 1
@@ -187,7 +191,8 @@ class EnvelopeCache:
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    np.savez(handle, __checksum__=np.array(_checksum(arrays)), **arrays)
+                    payload = {**arrays, "__key__": np.array(key)}
+                    np.savez(handle, __checksum__=np.array(_checksum(payload)), **payload)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp_name, path)

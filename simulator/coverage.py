@@ -10,9 +10,10 @@ is array arithmetic over the stored envelopes.
 Geometry of the range limits (effective-earth sphere, radius ``R_eff``, antenna at
 ``a = R_eff + H0``, target at ``b = R_eff + h``, ground range ``d``, ``phi = d / R_eff``):
 the slant range is ``r**2 = a**2 + b**2 - 2 a b cos(phi)`` (law of cosines; Doerry 2013),
-increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max`` gives the
-ceiling ``b = a cos(phi) + sqrt(R_max**2 - a**2 sin(phi)**2)`` and a minimum slant range
-``R_min`` raises the floor to the same expression with ``R_min``.
+increasing in ``h`` above ``b = a cos(phi)``; so a maximum slant range ``R_max`` bounds the
+target between ``b = a cos(phi) -/+ sqrt(R_max**2 - a**2 sin(phi)**2)`` (the lower root
+raises the floor, the upper is the ceiling), and a minimum slant range ``R_min`` raises the
+floor to the upper root with ``R_min``.
 
 References
 ----------
@@ -34,7 +35,16 @@ import pyproj
 from simulator import visibility
 from simulator.cache import EnvelopeCache, cache_key
 from simulator.errors import AdcovError, ComputationCancelled
-from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, SiteFrame, effective_radius_m, mask_polygons, to_lonlat
+from simulator.geometry import (
+    EARTH_MEAN_RADIUS_M,
+    K_FACTOR_MAX,
+    K_FACTOR_MIN,
+    AnalysisGrid,
+    SiteFrame,
+    effective_radius_m,
+    mask_polygons,
+    to_lonlat,
+)
 from simulator.figures import UnitFigures, resolve_unit_figures
 
 LAYERS = ("detection", "engagement")
@@ -347,8 +357,9 @@ def compute_line_of_sight(
     """
     if not (antenna_height_m >= 0 and math.isfinite(antenna_height_m)):
         raise AdcovError(f"antenna_height_m: expected a number >= 0 [m], got {antenna_height_m}")
-    if not (k_factor > 0 and math.isfinite(k_factor)):
-        raise AdcovError(f"k_factor: expected a number > 0, got {k_factor}")
+    if not (math.isfinite(k_factor) and K_FACTOR_MIN <= k_factor <= K_FACTOR_MAX):
+        raise AdcovError(f"k_factor: expected a number in [{K_FACTOR_MIN:g}, {K_FACTOR_MAX:g}] "
+                         f"(4/3 standard refraction, 1 geometric), got {k_factor}")
     if not (max_range_m > 0):
         raise AdcovError(f"max_range_m: expected a number > 0 [m], got {max_range_m}")
     ground_m = site_terrain_m(grid, lat_deg, lon_deg)
@@ -640,8 +651,8 @@ def _layer_intervals(los_floor, terrain, ground_range, antenna_altitude_m, re_m,
     """Covered altitude interval of each component of a layer, and their union.
 
     ``limits[k] = (min_range_m, max_range_m, min_agl_m, max_msl_m)``. Per cell the floor is
-    ``max(line of sight, terrain + min_agl, min-slant altitude)`` and the ceiling
-    ``min(max-slant altitude, max_msl)`` with the slant-range altitude of the module
+    ``max(line of sight, terrain + min_agl, upper min-slant altitude, lower max-slant
+    altitude)`` and the ceiling ``min(upper max-slant altitude, max_msl)`` with the slant-range altitude of the module
     docstring (Doerry 2013, law of cosines on the effective-earth sphere); an empty interval is stored as ``(+inf, -inf)``.
     Returns the per-component floors and ceilings (float32, shape (K, rows, cols)), the
     union's lowest floor and highest ceiling, and whether any cell's union has a gap.
@@ -675,6 +686,10 @@ def _layer_intervals(los_floor, terrain, ground_range, antenna_altitude_m, re_m,
                             fl = max(fl, base + math.sqrt(under))
                     under = limits[k, 1] * limits[k, 1] - perpendicular * perpendicular
                     if under >= 0.0:
+                        # the slant-range sphere bounds the altitudes from both sides: its
+                        # lower intersection raises the floor (a high antenna cannot reach
+                        # targets far below it), its upper one is the ceiling
+                        fl = max(fl, base - math.sqrt(under))
                         ce = min(base + math.sqrt(under), limits[k, 3])
                     if ce < fl:
                         fl = np.inf

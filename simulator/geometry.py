@@ -33,6 +33,11 @@ EARTH_MEAN_RADIUS_M = 6_371_008.8
 
 #: Default effective earth radius factor for radar (standard atmosphere).
 DEFAULT_K_FACTOR = 4.0 / 3.0
+#: Physical bounds of the effective earth radius factor: below 0.1 the effective earth is a
+#: ball of 640 km (and ``s**2 / 2kR`` overflows towards k = 0); above 100 it is flat to
+#: within a metre at 100 km (strong ducting is modelled no better by a larger k).
+K_FACTOR_MIN = 0.1
+K_FACTOR_MAX = 100.0
 
 WGS84_GEOD = pyproj.Geod(ellps="WGS84")
 

@@ -346,8 +346,9 @@ class ScenarioFile(_Model):
     )
     k_factor: Number | None = Field(
         None,
-        gt=0,
-        description="Effective earth radius factor for refraction (default 4/3; 1 = geometric). Inherited.",
+        ge=0.1,
+        le=100,
+        description="Effective earth radius factor for refraction, 0.1 to 100 (default 4/3; 1 = geometric). Inherited.",
     )
     assumptions: Assumptions | None = Field(None, description="Scenario assumptions; inherited.")
     sources: dict[str, SourceEntry] | None = Field(
@@ -815,7 +816,7 @@ _EXPECT = {
     "east_deg": "a number in [-180, 180] [deg]",
     "south_deg": "a number in [-90, 90] [deg]",
     "north_deg": "a number in [-90, 90] [deg]",
-    "k_factor": "a number > 0 (effective earth radius factor; 4/3 = standard refraction)",
+    "k_factor": "a number from 0.1 to 100 (effective earth radius factor; 4/3 = standard refraction)",
     "resolution_m": "a number of metres in (0, 100000] or 'native' (the DEM's own spacing)",
     "outside_terrain": "one of error, sea, clip",
     "assumptions": "a mapping {antenna_height_m}",

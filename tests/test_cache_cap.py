@@ -73,3 +73,23 @@ def test_cache_info_and_clear(tmp_path, capsys):
     assert main(["cache", "clear", "--cache-dir", str(cache.directory)]) == 0
     assert "removed 1 entries" in capsys.readouterr().out
     assert cache.entries() == []
+
+
+def test_an_entry_under_another_key_is_not_used(tmp_path):
+    """Two valid entries swapped on disk: each proves which question it answers (its key is
+    inside the checksummed payload), so neither is used, both are recomputed."""
+    import shutil
+
+    cache = EnvelopeCache(tmp_path / "swap")
+    a, b = "a" * 64, "b" * 64
+    cache.put(a, {"x": np.zeros(10)})
+    cache.put(b, {"x": np.ones(10)})
+    pa, pb = cache._path(a), cache._path(b)
+    tmp = tmp_path / "t.npz"
+    shutil.move(pa, tmp)
+    shutil.move(pb, pa)
+    shutil.move(tmp, pb)
+    assert cache.get(a) is None and cache.get(b) is None
+    assert cache.recovered_corrupt == 2
+    cache.put(a, {"x": np.zeros(10)})
+    np.testing.assert_array_equal(cache.get(a)["x"], np.zeros(10))

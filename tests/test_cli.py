@@ -148,3 +148,13 @@ def test_viewshed_says_what_it_wrote(tmp_path, capsys):
                  "--target-height-m", "100", "--max-range-km", "50", "--out", str(out), "--floor-out", str(floor)]) == 0
     text = capsys.readouterr().out
     assert f"wrote {out}: visibility of a 100 m AGL target" in text and f"wrote {floor}: lowest visible altitude" in text
+
+
+def test_viewshed_refuses_an_unphysical_k_factor(tmp_path, capsys):
+    """k = 1e-100 used to overflow and report every cell visible: k has physical bounds."""
+    for k in ("1e-100", "1e-300", "0.05", "1000"):
+        assert main(["viewshed", KURILS_DEM, "--lat", "44.03", "--lon", "145.85", "--observer-height-m", "30",
+                     "--k-factor", k, "--out", str(tmp_path / "v.tif")]) == 2
+        err = capsys.readouterr().err
+        assert "--k-factor" in err and "[0.1, 100]" in err
+    assert not (tmp_path / "v.tif").exists()

@@ -306,3 +306,31 @@ def test_layer_union_is_merged_only_when_exact():
     expected = slant_range_altitude_msl_m(los.ground_range_m, 20.0, 40_000.0, re_m)
     ok = np.isfinite(single.ceiling_msl_m)
     np.testing.assert_allclose(single.ceiling_msl_m[ok], expected[ok], rtol=1e-6, atol=0.01)
+
+
+def test_the_maximum_slant_range_bounds_the_floor_too():
+    """A 5,000 m antenna with a 3 km slant range over flat ground covers nothing at 100 m
+    (every such target is 4.9 km below it) and, at 3,000 m, the disk of radius
+    sqrt(3000² - 2000²) = 2,236 m (law of cosines on the effective-earth sphere; flat to
+    centimetres at these ranges)."""
+    import math
+
+    from simulator.catalog import load_catalog
+    from simulator.coverage import build_unit_envelope
+    from simulator.figures import resolve_unit_figures
+    from simulator.geometry import AnalysisGrid
+    from simulator.scenario import UnitSpec
+    from synthetic import cell_lonlat, utm_terrain
+
+    terrain = utm_terrain(np.zeros((301, 301), np.float32), 30.0)
+    lon, lat = cell_lonlat(terrain, 150, 150)
+    unit = UnitSpec("high", "tor_m2", "Tor-M2", lat, lon, None, 5000.0, 3.0, {}, None, None, "hypothetical", (), "")
+    figures = resolve_unit_figures(unit, load_catalog().get("tor_m2"), 5000.0, "nominal")
+    grid = AnalysisGrid.from_terrain(terrain)
+    env = build_unit_envelope(grid, figures, 4 / 3)
+    rows, cols = env.window
+    area = grid.cell_area_m2[rows, cols]
+    assert float((area * env.covered("engagement", np.float32(100.0))).sum()) == 0.0
+    covered_m2 = float((area * env.covered("engagement", np.float32(3000.0))).sum())
+    expected_m2 = math.pi * (3000.0**2 - 2000.0**2)
+    assert covered_m2 == pytest.approx(expected_m2, rel=0.03)

@@ -167,7 +167,7 @@ BAD_CASES = [
     ("bad_date.yaml", 4, "as_of", "expected an ISO date YYYY-MM-DD (month must be in 1..12), got '2023-13-01'"),
     ("unknown_source.yaml", 13, "units[0].sources[1]", "unknown source id 'my_sourse'; did you mean 'my_source'?"),
     ("area_west_ge_east.yaml", 4, "area", "expected west_deg < east_deg, got west_deg 150 ≥ east_deg 143"),
-    ("k_factor_zero.yaml", 4, "k_factor", "expected a number > 0"),
+    ("k_factor_zero.yaml", 4, "k_factor", "expected a number from 0.1 to 100"),
     ("unsupported_tag.yaml", 4, "name", "unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'"),
     ("alias_bomb.yaml", 4, None, "document too large: more than 200000 values once aliases are expanded"),
     ("not_utf8.yaml", 4, "", "not UTF-8 text: byte 0xe9"),
@@ -222,7 +222,7 @@ def test_several_problems_are_reported_together(capsys, monkeypatch):
     assert status == 2
     assert "Traceback" not in err
     expected = [
-        ("k_factor", 4, "expected a number > 0"),
+        ("k_factor", 4, "expected a number from 0.1 to 100"),
         ("area", 5, "expected south_deg < north_deg, got south_deg 47.5 ≥ north_deg 42.5"),
         ("units[0].antena_height_m", 11, "unknown key 'antena_height_m'; did you mean 'antenna_height_m'?"),
         ("units[1].system", 13, "unknown system 'S-400000'; close catalog names: 'S-400 Triumf'"),

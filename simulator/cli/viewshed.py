@@ -12,6 +12,7 @@ import argparse
 import math
 
 from simulator.errors import AdcovError
+from simulator.geometry import K_FACTOR_MAX, K_FACTOR_MIN
 
 # numpy, numba, rasterio and pyproj are imported where used: ``run`` reads the DEM in one
 # thread while the other imports and loads the kernels.
@@ -54,8 +55,9 @@ def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_r
         raise AdcovError(f"--max-range-km: expected a number > 0 [km], got {max_range_km}")
     if not (math.isfinite(observer_height_m) and observer_height_m >= 0):
         raise AdcovError(f"--observer-height-m: expected a number >= 0 [m] above ground, got {observer_height_m}")
-    if not (math.isfinite(k_factor) and k_factor > 0):
-        raise AdcovError(f"--k-factor: expected a number > 0 (4/3 for standard refraction, 1 geometric), got {k_factor}")
+    if not (math.isfinite(k_factor) and K_FACTOR_MIN <= k_factor <= K_FACTOR_MAX):
+        raise AdcovError(f"--k-factor: expected a number in [{K_FACTOR_MIN:g}, {K_FACTOR_MAX:g}] (4/3 for standard "
+                         f"refraction, 1 geometric, large for ducting), got {k_factor}")
     if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 360.0):
         raise AdcovError(f"--lat/--lon: expected latitude in [-90, 90] and longitude in [-180, 360] [deg], got {lat_deg}, {lon_deg}")
     if not math.isfinite(target_height_m):
