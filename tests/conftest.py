@@ -12,6 +12,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 # Headless Qt: with no DISPLAY and no platform set, QApplication() aborts the process.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # pyqtgraph and pytest-qt must use the same binding (pyproject pins pytest-qt to pyside6).
@@ -29,3 +31,19 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
 # Envelopes computed by the tests go to a throw-away folder shared by the whole session, never
 # to the user's cache (a test that needs its own folder still monkeypatches it).
 os.environ["ADCOV_CACHE_DIR"] = os.path.join(_SESSION_DIR, "envelopes")
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every matplotlib figure saved during the test (to inspect its artists after the PNG)."""
+    import matplotlib.figure
+
+    figures = []
+    real = matplotlib.figure.Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        figures.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    return figures

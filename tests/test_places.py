@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import matplotlib.figure
+import matplotlib.text
 import pytest
 
 from simulator.cache import EnvelopeCache
@@ -36,17 +36,9 @@ def test_density_follows_the_map_extent():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_report_maps_label_the_towns(name, tmp_path, monkeypatch):
+def test_report_maps_label_the_towns(name, tmp_path, saved_figures):
     coverage = _coverage(name)
-    figures = []
-    real = matplotlib.figure.Figure.savefig
-
-    def keep(self, *args, **kwargs):
-        figures.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
     render_map_png(tmp_path / "map.png", coverage, layer="detection", altitude_m=10_000.0, zoom=False)
-    texts = {t.get_text().strip() for t in figures[0].findobj(matplotlib.text.Text)}
+    texts = {t.get_text().strip() for t in saved_figures[0].findobj(matplotlib.text.Text)}
     assert EXPECTED[name] <= texts, EXPECTED[name] - texts
     assert any(PLACES_CREDIT in t for t in texts)

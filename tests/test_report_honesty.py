@@ -8,7 +8,7 @@ import csv
 import io
 import re
 
-import matplotlib.figure
+import matplotlib.legend
 import matplotlib.text
 import pytest
 
@@ -26,15 +26,8 @@ def withdrawal():
     return compare(scenario, ["iturup-s300v4"], altitudes_m=[100.0, 10_000.0], cache=EnvelopeCache())
 
 
-def test_no_text_extends_past_the_figure(withdrawal, tmp_path, monkeypatch):
-    figures = []
-    real = matplotlib.figure.Figure.savefig
-
-    def keep(self, *args, **kwargs):
-        figures.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+def test_no_text_extends_past_the_figure(withdrawal, tmp_path, saved_figures):
+    figures = saved_figures
     change = withdrawal.change("engagement", 100.0)
     render_map_png(tmp_path / "m.png", withdrawal.baseline, layer="engagement", altitude_m=100.0,
                    baseline_mask=change.baseline_cells, variant_mask=change.variant_cells,
