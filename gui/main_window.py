@@ -135,6 +135,11 @@ class MainWindow(QtWidgets.QMainWindow):
         #: ask before quitting with unsaved unit edits
         self.confirm_close = True
         self.unsaved_dialog = None
+        self._close_confirmed = False
+        self._saved_edits: dict = {}
+        self._loading_name: str | None = None
+        #: the shown profile: (lat, lon, unit id, figures it was drawn for)
+        self._profile_request = None
         self.cache = cache if cache is not None else EnvelopeCache()
         self.state = ViewState()
         self.session: model.Session | None = None
@@ -571,7 +576,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 1000))
         self.progress_label.setText(message)
-        if getattr(self, "_loading_name", None):
+        if self._loading_name:
             self.map_title.setText(f"Loading {self._loading_name}: {message} ({fraction:.0%})")
 
     def _on_busy_changed(self, busy: bool) -> None:
@@ -917,7 +922,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _refresh_profile(self) -> None:
         """Redraw the shown profile when its unit's envelope changed (an applied edit, a drag,
         back to the file's values), so its text and line always describe the unit as it is."""
-        request = getattr(self, "_profile_request", None)
+        request = self._profile_request
         if request is None or self.session is None:
             return
         lat, lon, uid, figures = request
@@ -1231,10 +1236,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def unsaved_edits(self) -> bool:
         """Whether units were moved or changed since the scenario was opened or last saved."""
         edits = {k: dict(v) for k, v in self.state.edits.items()} if self.session is not None else {}
-        return bool(edits) and edits != getattr(self, "_saved_edits", {})
+        return bool(edits) and edits != self._saved_edits
 
     def closeEvent(self, event) -> None:
-        if self.confirm_close and self.unsaved_edits() and not getattr(self, "_close_confirmed", False):
+        if self.confirm_close and self.unsaved_edits() and not self._close_confirmed:
             event.ignore()
             self._ask_before_closing()
             return

@@ -298,11 +298,7 @@ def analysis_terrain(grid: AnalysisGrid, r0: int, r1: int, c0: int, c1: int) -> 
     held = grid.__dict__.get("elevation_m")
     if held is not None:
         return held[r0:r1, c0:c1]
-    out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
-    step = max(1, int(32_000_000 // max((c1 - c0) * grid.factor * grid.factor, 1)))
-    for i in range(r0, r1, step):
-        out[i - r0 : min(i + step, r1) - r0] = grid.elevation_block(i, min(i + step, r1), c0, c1)
-    return out
+    return grid.elevation_block(r0, r1, c0, c1)
 
 
 def site_terrain_m(grid: AnalysisGrid, lat_deg: float, lon_deg: float) -> float:

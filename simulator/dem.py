@@ -46,7 +46,6 @@ from simulator.terrain import (
     VOID_POLICIES,
     VOID_VALUES_M,
     GridGeoreference,
-    Terrain,
     _crs_label,
     _expand_paths,
     _format_lat,
@@ -181,11 +180,11 @@ class DemSource(GridGeoreference):
         out = np.full((r1 - r0, c1 - c0), fill, dtype=dtype)
         rows, cols = self.shape
         if self.outside_terrain == "sea" and fill != 0:
-            # beyond the grid is sea; inside, uncovered cells stay voids
-            inner = out[max(0, -r0): max(0, min(r1, rows) - r0), max(0, -c0): max(0, min(c1, cols) - c0)]
-            mask = np.ones(out.shape, dtype=bool)
-            mask[max(0, -r0): max(0, -r0) + inner.shape[0], max(0, -c0): max(0, -c0) + inner.shape[1]] = False
-            out[mask] = 0
+            # beyond the grid is sea; inside it, cells no raster covers stay voids
+            out[: max(0, -r0)] = 0
+            out[max(0, rows - r0):] = 0
+            out[:, : max(0, -c0)] = 0
+            out[:, max(0, cols - c0):] = 0
         # later rasters first, so that the first raster wins on shared edges (as rasterio.merge "first")
         for raster in reversed(self.rasters):
             rr0, rr1 = max(r0, raster.row_off), min(r1, raster.row_off + raster.height)
@@ -222,8 +221,7 @@ class DemSource(GridGeoreference):
             if isinstance(exc, TerrainError):
                 raise
             raise TerrainError(f"terrain file {raster.path} cannot be read: {exc}") from exc
-        if raster.nodata is not None and not (raster.nodata in VOID_VALUES_M) and math.isfinite(raster.nodata):
-            target[target == target.dtype.type(raster.nodata)] = _VOID_I if target.dtype == np.int16 else _VOID_F
+        _mark_nodata(target, raster.nodata)
 
     @staticmethod
     def _void_mask(values: np.ndarray) -> np.ndarray:
@@ -248,13 +246,6 @@ class DemSource(GridGeoreference):
         if values.dtype == np.int16 and self.void_policy == "sea":
             return resolved.astype(np.int16)
         return np.ascontiguousarray(resolved, dtype=np.float32)
-
-    def window_terrain(self, r0: int, r1: int, c0: int, c1: int) -> Terrain:
-        """:meth:`read_pixels` as a :class:`~simulator.terrain.Terrain` (with its transform)."""
-        values = self.read_pixels(r0, r1, c0, c1)
-        values.flags.writeable = False
-        return Terrain(values, self.transform @ Affine.translation(c0, r0), self.crs, self.source_paths, 0,
-                       self.void_policy, notes=self.notes)
 
     # ---- sampling ----------------------------------------------------------------------------
 
@@ -397,6 +388,12 @@ _tiles_bytes = 0
 _tiles_lock = threading.Lock()
 
 
+def _mark_nodata(values: np.ndarray, nodata: float | None) -> None:
+    """Cells equal to a raster's own nodata value become the void marker, in place."""
+    if nodata is not None and nodata not in VOID_VALUES_M and math.isfinite(nodata):
+        values[values == values.dtype.type(nodata)] = _VOID_I if values.dtype == np.int16 else _VOID_F
+
+
 def _small_tile(raster: _Raster, dtype) -> np.ndarray:
     global _tiles_bytes
     key = (str(raster.path), raster.stat, np.dtype(dtype).str)
@@ -406,8 +403,7 @@ def _small_tile(raster: _Raster, dtype) -> np.ndarray:
             return _tiles[key]
     with _open_dataset(raster.path) as ds:
         values = ds.read(1, out_dtype=dtype)
-    if raster.nodata is not None and not (raster.nodata in VOID_VALUES_M) and math.isfinite(raster.nodata):
-        values[values == values.dtype.type(raster.nodata)] = _VOID_I if values.dtype == np.int16 else _VOID_F
+    _mark_nodata(values, raster.nodata)
     values.flags.writeable = False
     with _tiles_lock:
         _tiles[key] = values
@@ -574,19 +570,4 @@ def _build_source(files: tuple[Path, ...], void_policy: str, outside_terrain: st
     return DemSource(placed, crs, transform, (row_max - row_min, col_max - col_min), int16=int16,
                      void_policy=void_policy, outside_terrain=outside_terrain, gaps_are_sea=gaps_are_sea, notes=notes,
                      scale_offset=scale_offset)
-
-
-def dem_description(source) -> dict:
-    """JSON-ready facts about a DEM (for assumptions): files, CRS, spacing, policies."""
-    dx, dy = source.resolution_m
-    return {
-        "describe": source.describe(),
-        "crs": _crs_label(source.crs),
-        "spacing_m": [round(dx, 2), round(dy, 2)],
-        "spacing_crs_units": list(source.resolution),
-        "files": len(source.source_paths),
-        "bounds_deg": [round(v, 5) for v in source.bounds_deg],
-        "void_policy": source.void_policy,
-        "outside_terrain": getattr(source, "outside_terrain", "error"),
-    }
 

@@ -136,9 +136,17 @@ class AnalysisGrid:
     def elevation_block(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
         """Terrain at the centres of analysis cells ``i0:i1, j0:j1`` (float32). [m MSL]
 
-        Reads only the DEM rows and columns those centres need; the same values whatever
-        block a cell is read in (the arithmetic depends on the cell alone).
+        Reads the DEM a band of rows at a time (about 32 M DEM cells each), only the rows and
+        columns those centres need; the same values whatever block a cell is read in (the
+        arithmetic depends on the cell alone).
         """
+        out = np.empty((i1 - i0, j1 - j0), dtype=np.float32)
+        step = max(1, int(32_000_000 // max((j1 - j0) * self.factor * self.factor, 1)))
+        for i in range(i0, i1, step):
+            out[i - i0 : min(i + step, i1) - i0] = self._elevation_rows(i, min(i + step, i1), j0, j1)
+        return out
+
+    def _elevation_rows(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
         f = self.factor
         lo = (f - 1) // 2  # post at or just before the centre
         pair = f % 2 == 0  # even: the centre lies between two posts on each axis
@@ -167,13 +175,7 @@ class AnalysisGrid:
                 and self.terrain.elevation_m.dtype == np.float32:
             view = self.terrain.elevation_m[self.row_off: self.row_off + self.n_rows, self.col_off: self.col_off + self.n_cols]
             return view
-        out = np.empty(self.shape, dtype=np.float32)
-        # blocks of rows whose DEM window stays around 64 MB
-        dem_cols = max(self.n_cols * self.factor, 1)
-        step = max(1, int(32_000_000 // (dem_cols * self.factor)))
-        for i0 in range(0, self.n_rows, step):
-            i1 = min(i0 + step, self.n_rows)
-            out[i0:i1] = self.elevation_block(i0, i1, 0, self.n_cols)
+        out = self.elevation_block(0, self.n_rows, 0, self.n_cols)
         out.flags.writeable = False
         return out
 

@@ -130,7 +130,7 @@ def run_compare(args: argparse.Namespace) -> int:
     scheduler = parse_scheduler(args.scheduler)
     baseline, variant = load_pair(args)
     baseline = with_resolution(baseline, args)
-    variant = with_resolution(variant, args) if not isinstance(variant, list) else variant
+    variant = with_resolution(variant, args)
     options = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args))
     with progress_bar(not args.json) as progress:
         if args.range_mode == "band":
