@@ -3,9 +3,10 @@
 Opens the bundled Kuril 2020 scenario offscreen at its default resolution, with the envelopes
 already cached (a first load fills the cache), then times, as the median of N repeats:
 
-* **slider**: ``altitude_slider.setValue(...)`` -> overlay recomputed from the cached envelopes
-  (the debounce timer is flushed at once, so its 30 ms quiet time is not counted) ->
-  ``map.viewport().repaint()`` (a synchronous repaint) -> ``processEvents()``;
+* **slider**: ``altitude_slider.setValue(...)`` to a new altitude each time -> overlay recomputed from the cached envelopes
+  (the debounce timer is flushed at once, so its 30 ms quiet time is not counted) -> the event
+  loop runs until the map's viewport has received and finished a paint event (the repaint a
+  user sees, delivered as Qt delivers it) and no event is left pending;
 * **toggle**: unticking / ticking a unit's check box (``QTreeWidgetItem.setCheckState``) ->
   the same, with no debounce (a toggle redraws at once);
 
@@ -18,6 +19,7 @@ Run:  QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--repeats 20]
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -70,19 +72,42 @@ def main(argv=None) -> int:
     for _ in range(10):
         app.processEvents()
 
-    def repaint():
-        window.map.viewport().repaint()
+    class PaintCounter(QtCore.QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QtCore.QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    painted = PaintCounter()
+    window.map.viewport().installEventFilter(painted)
+
+    def repaint(what: str):
+        """Run the event loop until the map has been painted once more (its overlay with it)."""
+        before = painted.count
+        deadline = time.perf_counter() + 10.0
         app.processEvents()
+        while painted.count == before:
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"the map was not repainted within 10 s after {what}")
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+        app.processEvents()
+
+    # slider positions walk the upper two thirds of the range in steps of 37 (each move is a
+    # new altitude: nothing remembered from an earlier step can answer it)
+    maximum = window.altitude_slider.maximum()
+    walk = itertools.cycle(range(int(0.3 * maximum), maximum, 37))
 
     def time_slider() -> list[float]:
         slider = window.altitude_slider
-        positions = [slider.maximum() * f for f in (0.35, 0.55, 0.75, 0.9)]
         times = []
-        for i in range(args.repeats + 2):
+        for _ in range(args.repeats + 2):
+            target = next(walk)
             t0 = time.perf_counter()
-            slider.setValue(int(positions[i % len(positions)]))
+            slider.setValue(target)
             window.flush(curves=False)  # skip the 30 ms quiet time; the curve has its own timer
-            repaint()
+            repaint(f"a slider move in the {window.state.view} view")
             times.append((time.perf_counter() - t0) * 1000)
         return times[2:]
 
@@ -90,10 +115,12 @@ def main(argv=None) -> int:
         item = window.unit_items[window.session.unit_ids[0]]
         times = []
         for i in range(args.repeats + 2):
-            state = QtCore.Qt.CheckState.Unchecked if i % 2 == 0 else QtCore.Qt.CheckState.Checked
+            # flip whatever it is now (an odd number of toggles in one view leaves it unticked)
+            ticked = item.checkState(0) == QtCore.Qt.CheckState.Checked
+            state = QtCore.Qt.CheckState.Unchecked if ticked else QtCore.Qt.CheckState.Checked
             t0 = time.perf_counter()
             item.setCheckState(0, state)
-            repaint()
+            repaint(f"a toggle in the {window.state.view} view")
             times.append((time.perf_counter() - t0) * 1000)
         return times[2:]
 
@@ -101,7 +128,8 @@ def main(argv=None) -> int:
     for view in VIEWS:
         window.state.set(view=view)
         window.flush()
-        repaint()
+        for _ in range(5):
+            app.processEvents()
         slider_ms = statistics.median(time_slider())
         toggle_ms = statistics.median(time_toggle())
         rows.append((view, slider_ms, toggle_ms))

@@ -154,6 +154,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._good_edits: dict = {}
         self._updating = False
         self._pending_overlay = False
+        self._details_html: str | None = None
         self._curves_cache: dict = {}
         self._debounce = QtCore.QTimer(self)
         self._debounce.setSingleShot(True)
@@ -195,6 +196,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.legend.setObjectName("mapLegend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        # two lines reserved: a legend that wraps at one altitude and not at the next would
+        # resize the map (a jump, and the hillshade re-rendered) at every such step
+        self.legend.setMinimumHeight(2 * QtGui.QFontMetrics(self.legend.font()).lineSpacing() + 6)
         layout.addWidget(self.legend)
         self.setCentralWidget(central)
         self.map.cursor_moved.connect(self._on_cursor)
@@ -385,6 +389,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for side in ("left", "bottom"):
             self.area_plot.getAxis(side).setTextPen(pg.mkPen("#222222"))
             self.area_plot.getAxis(side).setPen(pg.mkPen("#444444"))
+            # the altitude line moves at every step; axes and curves are kept as pixmaps
+            self.area_plot.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.area_curves = {}
         self.altitude_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555", style=QtCore.Qt.PenStyle.DotLine))
         stats_layout.addWidget(self.area_plot, 1)
@@ -693,10 +699,10 @@ class MainWindow(QtWidgets.QMainWindow):
         uid = self.state.selected_unit
         session = self.session
         if session is None or uid is None or uid not in session.unit_ids:
-            self.details.setHtml("<i>Select a unit (list or marker) to see its system, figures and sources.</i>")
+            self._set_details_html("<i>Select a unit (list or marker) to see its system, figures and sources.</i>")
             self.edit_box.setEnabled(False)
             return
-        self.details.setHtml(model.unit_details_html(session, uid, self.state.edits))
+        self._set_details_html(model.unit_details_html(session, uid, self.state.edits))
         figures = session.figures_for(uid, self.state.edits.get(uid))
         grid = session.coverage.grid
         west, south, east, north = grid.bounds_deg
@@ -713,6 +719,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.edit_antenna.blockSignals(False)
         self.edit_box.setEnabled(True)
         self.edit_reset.setEnabled(uid in self.state.edits)
+
+    def _set_details_html(self, html: str) -> None:
+        # every state change passes here (each altitude step): re-laying out unchanged text
+        # repaints the panel for nothing
+        if html != self._details_html:
+            self._details_html = html
+            self.details.setHtml(html)
 
     def _apply_edit(self) -> None:
         uid = self.state.selected_unit
@@ -1007,6 +1020,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if session.comparison is not None:
             plot.plot(alts, self._curves_cache["comparison"] / 1000.0, pen=pg.mkPen(model.LOST, width=2),
                       name=session.comparison.name, antialias=True)
+        for item in plot.listDataItems():
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.addItem(self.altitude_line)
         self.altitude_line.setValue(math.log10(s.altitude_m))
         plot.setLabel("bottom", f"target altitude ({s.altitude_ref.upper()}), {s.layer}")

@@ -109,6 +109,7 @@ class MapView(pg.PlotWidget):
             axis = self.plotItem.getAxis(side)
             axis.setPen(pg.mkPen("#444"))
             axis.setTextPen(pg.mkPen("#222"))
+            axis.setCacheMode(_STATIC)  # ticks change with the view range, not with the overlay
         self.base = pg.ImageItem(np.zeros((2, 2, 3), np.uint8))
         self.overlay = IndexImageItem(np.zeros((2, 2), np.uint8))
         self.overlay.setZValue(10)
@@ -119,6 +120,7 @@ class MapView(pg.PlotWidget):
         self.markers: dict[str, UnitMarker] = {}
         self._marker_specs: dict[str, tuple] = {}
         self.rings: list[pg.PlotCurveItem] = []
+        self._ring_items: dict[tuple, pg.PlotCurveItem] = {}
         self._rings_key = None
         self.graticule: list[pg.GraphicsObject] = []
         self.profile_line = pg.PlotCurveItem(pen=pg.mkPen("#000000", width=2, style=QtCore.Qt.PenStyle.DashLine))
@@ -163,6 +165,9 @@ class MapView(pg.PlotWidget):
         for name in list(self.town_items):
             self.removeItem(self.town_items.pop(name))
         self._marker_specs = {}
+        for key in list(self._ring_items):
+            self.removeItem(self._ring_items.pop(key))
+        self.rings = []
         self._rings_key = None
         west, south, _east, north = grid.bounds_deg
         if self.geographic:
@@ -350,7 +355,11 @@ class MapView(pg.PlotWidget):
             marker.label_text = u["label"]
             marker.label_active = u.get("active", True)
         if changed:
-            self._schedule_labels()
+            # placed now, before the next paint: through the timer it would cost a second paint
+            if self.place_labels():
+                self._label_timer.stop()
+            else:
+                self._schedule_labels()
 
     def _marker_moved(self, marker: UnitMarker) -> None:
         pos = marker.pos()
@@ -360,11 +369,12 @@ class MapView(pg.PlotWidget):
     def _schedule_labels(self, *args) -> None:
         self._label_timer.start()
 
-    def place_labels(self) -> None:
-        """Put each marker's label where it overlaps no other label or marker (greedy)."""
+    def place_labels(self) -> bool:
+        """Put each marker's label where it overlaps no other label or marker (greedy).
+        False when they cannot be placed yet (no markers, or the view has no size)."""
         vb = self.plotItem.vb
         if not self.markers or vb.width() <= 0:
-            return
+            return False
         metrics = QtGui.QFontMetricsF(self._font)
         points = {}
         for uid, marker in self.markers.items():
@@ -403,25 +413,33 @@ class MapView(pg.PlotWidget):
                 label.setFont(self._font)
                 label.setZValue(41)
                 label.viewTransformChanged()
+        return True
 
     # -- rings and profile line -----------------------------------------------------------
     def set_rings(self, rings: list[tuple[np.ndarray, np.ndarray, str]]) -> None:
-        """Dashed nominal range rings: (lon array, lat array, colour) each."""
-        key = tuple((round(float(lon[0]), 7), round(float(lat[0]), 7), len(lon), colour) for lon, lat, colour in rings)
-        if key == self._rings_key:
-            return
-        self._rings_key = key
-        for ring in self.rings:
-            self.removeItem(ring)
-        self.rings = []
+        """Dashed nominal range rings: (lon array, lat array, colour) each. A ring already
+        drawn is kept (its cached pixmap with it): ticking a unit off removes only its ring."""
+        wanted = {}
         for lon, lat, colour in rings:
+            key = (round(float(lon[0]), 7), round(float(lat[0]), 7), round(float(lon[len(lon) // 2]), 7), len(lon), colour)
+            wanted[key] = (lon, lat, colour)
+        if list(wanted) == self._rings_key:
+            return
+        self._rings_key = list(wanted)
+        for key in list(self._ring_items):
+            if key not in wanted:
+                self.removeItem(self._ring_items.pop(key))
+        for key, (lon, lat, colour) in wanted.items():
+            if key in self._ring_items:
+                continue
             x, y = self.lonlat_to_map(lon, lat)
             pen = pg.mkPen(colour, width=1.6, style=QtCore.Qt.PenStyle.DashLine)
             curve = pg.PlotCurveItem(x, y, pen=pen, antialias=True)
             curve.setCacheMode(_STATIC)  # dashed antialiased circles: drawn once per view, not per overlay
             curve.setZValue(20)
             self.addItem(curve)
-            self.rings.append(curve)
+            self._ring_items[key] = curve
+        self.rings = [self._ring_items[key] for key in wanted]
 
     def set_profile_line(self, lon=None, lat=None) -> None:
         if lon is None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from gui.state import ALTITUDE_MAX_M, ALTITUDE_MIN_M, EDITABLE_FIELDS, ViewState
@@ -28,6 +29,7 @@ from simulator.coverage import (
     UnitEnvelope,
     build_coverage,
     build_unit_envelope,
+    change_index_and_area_m2,
     plan_range_m_for,
 )
 from simulator.errors import AdcovError, ComputationCancelled
@@ -35,7 +37,7 @@ from simulator.figures import UnitFigures, resolve_unit_figures
 from simulator.geometry import WGS84_GEOD
 from simulator.scenario import Scenario, UnitSpec, load_scenario
 
-from simulator.compare import compare_coverages, coverage_reusing
+from simulator.compare import compare_coverages, coverage_reusing, require_same_grid
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -115,8 +117,6 @@ class Overlay:
     lut: np.ndarray
     legend: tuple[LegendEntry, ...]
     title: str
-    #: The comparison behind a difference overlay (``simulator.compare.Comparison``).
-    comparison: object | None = None
 
 
 def _lut(entries: dict[int, tuple[int, int, int, int]]) -> np.ndarray:
@@ -198,6 +198,9 @@ class Session:
     range_mode: str = "nominal"
     edited: dict = field(default_factory=dict)
     comparison: ComparisonSide | None = None
+    #: depth rasters of recent (units, layer, altitude) questions: the overlay and the stats
+    #: of one redraw ask for the same ones (:func:`coverage_depth`)
+    depth_memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- units --------------------------------------------------------------------------
     @property
@@ -372,6 +375,28 @@ def load_comparison(
 # --------------------------------------------------------------------------- overlays
 
 
+DEPTH_MEMO_ENTRIES = 8
+
+
+def coverage_depth(session: Session, coverage: Coverage, layer: str, altitude_m: float, altitude_ref: str) -> np.ndarray:
+    """``coverage.depth(...)`` (read-only), remembered for the last few questions.
+
+    The key holds the identity of each envelope object (kept alive in the entry, so an id is
+    never reused while remembered): an edited or withdrawn unit is a different key."""
+    envelopes = tuple(coverage.envelopes.items())
+    key = (tuple((uid, id(env)) for uid, env in envelopes), id(coverage.grid), layer, float(altitude_m), altitude_ref)
+    memo = session.depth_memo
+    entry = memo.pop(key, None)
+    if entry is None:
+        depth = coverage.depth(layer, altitude_m, altitude_ref)
+        depth.flags.writeable = False
+        entry = (envelopes, coverage.grid, depth)
+    memo[key] = entry  # most recent last
+    while len(memo) > DEPTH_MEMO_ENTRIES:
+        memo.pop(next(iter(memo)))
+    return entry[2]
+
+
 def _alt_text(altitude_m: float, altitude_ref: str) -> str:
     return f"{altitude_m:,.0f} m {altitude_ref.upper()}"
 
@@ -384,15 +409,15 @@ def overlay_for(session: Session, state: ViewState) -> Overlay:
         return difference_overlay(session, state)
     current = session.current_coverage(state)
     if state.view == "coverage":
-        covered = current.covered(layer, alt, ref)
+        covered = coverage_depth(session, current, layer, alt, ref) > 0
         return Overlay(
-            covered.astype(np.uint8),
+            covered.view(np.uint8),
             _lut({1: rgba(COVERED, FILL_ALPHA)}),
             (LegendEntry(f"covered ({where})", rgba(COVERED, FILL_ALPHA)),),
             f"Coverage — {where}",
         )
     if state.view == "depth":
-        depth = current.depth(layer, alt, ref)
+        depth = coverage_depth(session, current, layer, alt, ref)
         n = len(DEPTH_COLOURS)
         index = np.minimum(depth, n).astype(np.uint8)
         top = int(depth.max()) if depth.size else 0
@@ -403,57 +428,67 @@ def overlay_for(session: Session, state: ViewState) -> Overlay:
         return Overlay(index, _lut({d: rgba(DEPTH_COLOURS[d - 1], FILL_ALPHA + 40) for d in range(1, n + 1)}),
                        tuple(legend), f"Depth: units covering each cell — {where}")
     if state.view == "sole":
-        sole = current.sole_coverage(layer, alt, ref)
-        depth = current.depth(layer, alt, ref)
-        index = np.where(depth >= 2, 1, 0).astype(np.uint8)
+        depth = coverage_depth(session, current, layer, alt, ref)
+        index = (depth >= 2).view(np.uint8)
         lut = {1: rgba(SHARED, 90)}
         legend = [LegendEntry("covered by 2+ units", rgba(SHARED, 90))]
-        for i, uid in enumerate(current.unit_ids):
+        for uid in current.unit_ids:
+            # a unit alone covers a cell where it covers it and the depth is 1 (the same cells
+            # as Coverage.sole_coverage), found inside its own window
+            env = current.envelopes[uid]
+            rows, cols = env.window
+            alone = current.unit_covered_in_window(uid, layer, alt, ref) & (depth[rows, cols] == 1)
             k = 2 + session.unit_index(uid)
-            index[sole == i] = k
+            index[rows, cols][alone] = k
             colour = rgba(session.unit_colour(uid), FILL_ALPHA + 50)
             lut[k] = colour
             legend.append(LegendEntry(f"only {uid}", colour))
         return Overlay(index, _lut(lut), tuple(legend), f"Sole coverage: what one unit alone covers — {where}")
     if state.view == "which-unit":
-        covered = current.covered(layer, alt, ref)
-        index = covered.astype(np.uint8)
+        index = (coverage_depth(session, current, layer, alt, ref) > 0).view(np.uint8)
         lut = {1: rgba(SHARED, 75)}
         legend = [LegendEntry("covered (any unit)", rgba(SHARED, 75))]
         for uid in current.unit_ids:
-            mask = current.unit_covered(uid, layer, alt, ref)
             # the unit's window holds all its cells: the outline is found there alone
             rows, cols = current.envelopes[uid].window
-            window = mask[rows, cols]
+            window = current.unit_covered_in_window(uid, layer, alt, ref)
             if not window.any():
                 legend.append(LegendEntry(f"{uid} (covers nothing here)", rgba(session.unit_colour(uid)), "outline"))
                 continue
             k = 2 + session.unit_index(uid)
             sub = index[rows, cols]
-            sub[window & ~erode_cross(window, 3)] = k
+            sub[outline_cells(window, 3)] = k
             lut[k] = rgba(session.unit_colour(uid))
             legend.append(LegendEntry(f"edge of {uid}'s coverage", rgba(session.unit_colour(uid)), "outline"))
         return Overlay(index, _lut(lut), tuple(legend), f"Which unit covers where — {where}")
     raise AdcovError(f"unknown view {state.view!r}")
 
 
-def erode_cross(mask: np.ndarray, iterations: int) -> np.ndarray:
-    """Binary erosion by the 4-neighbour cross, ``iterations`` times, outside counted as
-    empty: ``scipy.ndimage.binary_erosion(mask, generate_binary_structure(2, 1),
-    iterations, border_value=0)`` in slices (several times faster on large grids)."""
-    out = np.asarray(mask, dtype=bool).copy()
-    for _ in range(iterations):
-        eroded = out.copy()
-        eroded[0, :] = False
-        eroded[-1, :] = False
-        eroded[:, 0] = False
-        eroded[:, -1] = False
-        eroded[1:, :] &= out[:-1, :]
-        eroded[:-1, :] &= out[1:, :]
-        eroded[:, 1:] &= out[:, :-1]
-        eroded[:, :-1] &= out[:, 1:]
-        out = eroded
-    return out
+def outline_cells(mask: np.ndarray, width: int) -> np.ndarray:
+    """The cells of ``mask`` within 4-neighbour (L1) distance ``width`` of a cell outside it,
+    the grid's outside counted as outside: ``mask & ~binary_erosion(mask, cross, width,
+    border_value=0)`` in scipy's terms, the erosion compiled (several times faster than
+    scipy's on full-disk grids)."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"outline_cells needs a 2-D mask, not shape {mask.shape}")
+    eroded, spare = mask.copy(), np.empty_like(mask)
+    for _ in range(max(int(width), 0)):
+        _erode_cross_once(eroded, spare)
+        eroded, spare = spare, eroded
+    return mask & ~eroded
+
+
+@numba.njit(cache=True, parallel=True)
+def _erode_cross_once(src, dst):
+    """One erosion by the 4-neighbour cross, outside the grid counted as empty."""
+    rows, cols = src.shape
+    for r in numba.prange(rows):
+        for c in range(cols):
+            dst[r, c] = (
+                src[r, c] and 0 < r < rows - 1 and 0 < c < cols - 1
+                and src[r - 1, c] and src[r + 1, c] and src[r, c - 1] and src[r, c + 1]
+            )
 
 
 def difference_masks(session: Session, state: ViewState, *, marginal: bool = True):
@@ -468,20 +503,26 @@ def difference_masks(session: Session, state: ViewState, *, marginal: bool = Tru
 
 
 def difference_overlay(session: Session, state: ViewState) -> Overlay:
-    comparison, change = difference_masks(session, state, marginal=False)
-    index = np.zeros(change.lost_cells.shape, np.uint8)
-    index[change.kept_cells] = 2
-    index[change.gained_cells] = 3
-    index[change.lost_cells] = 1
+    """Lost / kept / gained cells of :func:`difference_masks`, from the remembered depth
+    rasters in one pass (:func:`~simulator.coverage.change_index_and_area_m2`; the same cells
+    and km² as ``compare_coverages``, which the tests check) rather than a full comparison
+    at every altitude step."""
+    baseline, variant, b_name, v_name = session.difference_sides(state)
+    require_same_grid(baseline, variant, b_name, v_name)
+    layer, alt, ref = state.layer, state.altitude_m, state.altitude_ref
+    before = coverage_depth(session, baseline, layer, alt, ref)
+    after = coverage_depth(session, variant, layer, alt, ref)
+    index, areas_m2 = change_index_and_area_m2(before, after, baseline.grid.cell_area_m2)
+    lost_km2, kept_km2, gained_km2 = (float(a) / 1e6 for a in areas_m2[1:])
     lut = {1: rgba(LOST, FILL_ALPHA + 60), 2: rgba(KEPT, FILL_ALPHA + 20), 3: rgba(GAINED, FILL_ALPHA + 60)}
     legend = (
-        LegendEntry(f"lost: {change.lost_km2:,.0f} km²", lut[1]),
-        LegendEntry(f"kept: {change.variant_km2 - change.gained_km2:,.0f} km²", lut[2]),
-        LegendEntry(f"gained: {change.gained_km2:,.0f} km²", lut[3]),
+        LegendEntry(f"lost: {lost_km2:,.0f} km²", lut[1]),
+        LegendEntry(f"kept: {kept_km2:,.0f} km²", lut[2]),
+        LegendEntry(f"gained: {gained_km2:,.0f} km²", lut[3]),
     )
-    where = f"{state.layer}, {_alt_text(state.altitude_m, state.altitude_ref)}"
-    title = f"Difference: {comparison.baseline_name} → {comparison.variant_name} — {where}"
-    return Overlay(index, _lut(lut), legend, title, comparison)
+    where = f"{layer}, {_alt_text(alt, ref)}"
+    title = f"Difference: {b_name} → {v_name} — {where}"
+    return Overlay(index, _lut(lut), legend, title)
 
 
 # --------------------------------------------------------------------------- stats
@@ -527,16 +568,18 @@ class Stats:
 def stats_for(session: Session, state: ViewState) -> Stats:
     layer, alt, ref = state.layer, state.altitude_m, state.altitude_ref
     current = session.current_coverage(state)
+    loaded = session.loaded_coverage()
     comparison_km2 = None
     if session.comparison is not None:
-        comparison_km2 = session.comparison.coverage.covered_km2(layer, alt, ref)
+        other = session.comparison.coverage
+        comparison_km2 = other.area_km2(coverage_depth(session, other, layer, alt, ref))
     return Stats(
         layer=layer,
         altitude_m=alt,
         altitude_ref=ref,
         active_units=tuple(current.unit_ids),
-        current_km2=current.covered_km2(layer, alt, ref),
-        loaded_km2=session.loaded_coverage().covered_km2(layer, alt, ref),
+        current_km2=current.area_km2(coverage_depth(session, current, layer, alt, ref)),
+        loaded_km2=loaded.area_km2(coverage_depth(session, loaded, layer, alt, ref)),
         comparison_km2=comparison_km2,
         comparison_name=session.comparison.name if session.comparison else None,
         scenario_name=session.scenario.name,

@@ -275,7 +275,7 @@ def _grid_difference(a, b) -> str | None:
     return "; ".join(reasons) or "grid keys differ"
 
 
-def _require_same_grid(baseline: Coverage, variant: Coverage, baseline_name: str, variant_name: str) -> None:
+def require_same_grid(baseline: Coverage, variant: Coverage, baseline_name: str, variant_name: str) -> None:
     why = _grid_difference(baseline.grid, variant.grid)
     if why:
         raise AdcovError(
@@ -443,7 +443,7 @@ def compare_coverages(
     altitudes, altitude_ref, layers = _check_query(altitudes_m, altitude_ref, layers)
     baseline_name = baseline_name or baseline.scenario_name or "baseline"
     variant_name = variant_name or variant.scenario_name or "variant"
-    _require_same_grid(baseline, variant, baseline_name, variant_name)
+    require_same_grid(baseline, variant, baseline_name, variant_name)
     cell_km2 = _cell_area_km2(baseline)
     changes = [
         _layer_altitude_change(baseline, variant, layer, altitude, altitude_ref, cell_km2)

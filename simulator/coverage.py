@@ -157,6 +157,45 @@ def area_and_count_by_value(values, cell_area, n_values):
     return areas.sum(axis=0), counts.sum(axis=0)
 
 
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def change_index_and_area_m2(before, after, cell_area_m2):
+    """Classify each cell between two depth grids, in one pass: 0 covered by neither,
+    1 lost (``before > 0``, ``after == 0``), 2 kept (both), 3 gained (``after`` only); and
+    the summed ``cell_area_m2`` per class (rows in parallel, each class summed like
+    :func:`area_where_positive_m2`). Returns ``(index uint8, areas_m2[4])``."""
+    rows, cols = before.shape
+    index = np.zeros((rows, cols), dtype=np.uint8)
+    row_sums = np.zeros((4, rows))
+    for r in numba.prange(rows):
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for c in range(cols):
+            b = before[r, c] > 0
+            a = after[r, c] > 0
+            if b:
+                if a:
+                    index[r, c] = 2
+                    s2 += cell_area_m2[r, c]
+                else:
+                    index[r, c] = 1
+                    s1 += cell_area_m2[r, c]
+            elif a:
+                index[r, c] = 3
+                s3 += cell_area_m2[r, c]
+            else:
+                s0 += cell_area_m2[r, c]
+        row_sums[0, r] = s0
+        row_sums[1, r] = s1
+        row_sums[2, r] = s2
+        row_sums[3, r] = s3
+    areas = np.zeros(4)
+    for k in range(4):
+        areas[k] = row_sums[k].sum()
+    return index, areas
+
+
 class CancelToken:
     """Cooperative cancellation for long computations (set from another thread)."""
 
@@ -831,12 +870,22 @@ class Coverage:
 
     def unit_covered(self, unit_id: str, layer: str, altitude_m: float, altitude_ref: str = "msl") -> np.ndarray:
         """Full-grid boolean mask of the cells one unit covers."""
+        hit = self.unit_covered_in_window(unit_id, layer, altitude_m, altitude_ref)
+        out = np.zeros(self.grid.shape, dtype=bool)
+        out[self.envelopes[unit_id].window] = hit
+        return out
+
+    def unit_covered_in_window(self, unit_id: str, layer: str, altitude_m: float, altitude_ref: str = "msl") -> np.ndarray:
+        """The cells one unit covers, inside its envelope's window only
+        (``grid[envelopes[unit_id].window]``; every covered cell lies there)."""
         _check_choice("layer", layer, LAYERS)
         _check_choice("altitude_ref", altitude_ref, ALTITUDE_REFS)
         env = self.envelopes[self._units([unit_id])[0]]
-        out = np.zeros(self.grid.shape, dtype=bool)
-        out[env.window] = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
-        return self._clip_to_area(out, False)
+        hit = env.covered(layer, self._altitude_msl(env, altitude_m, altitude_ref))
+        inside = self.grid.inside_area
+        if inside is not None:
+            hit &= inside[env.window]
+        return hit
 
     def depth(self, layer: str, altitude_m: float, altitude_ref: str = "msl", units: Iterable[str] | None = None) -> np.ndarray:
         """Number of active units covering each cell (uint16)."""

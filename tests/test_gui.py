@@ -516,3 +516,29 @@ def test_quit_with_unsaved_edits_asks(make_window, qtbot, tmp_path):
     assert window.isVisible()
     window.save_scenario_as(tmp_path / "moved.yaml")  # saved: nothing left to lose
     assert not window.unsaved_edits() and window.close()
+
+
+def test_remembered_depths_answer_only_their_own_question(api_2020):
+    """The GUI's depth memo (one redraw asks for the same depth several times) is keyed on
+    the envelopes themselves: a withdrawn or edited unit, another layer or altitude is a new
+    question, and the memo stays bounded."""
+    from gui import model
+    from simulator.catalog import load_catalog
+
+    session = model.Session(scenario=load_scenario(KURILS_2020), coverage=api_2020, catalog=load_catalog())
+    full = model.coverage_depth(session, api_2020, "detection", 3000.0, "msl")
+    np.testing.assert_array_equal(full, api_2020.depth("detection", 3000.0, "msl"))
+    assert not full.flags.writeable
+    assert model.coverage_depth(session, api_2020, "detection", 3000.0, "msl") is full
+
+    fewer = api_2020.without(["iturup-s300v4"])
+    np.testing.assert_array_equal(model.coverage_depth(session, fewer, "detection", 3000.0, "msl"),
+                                  fewer.depth("detection", 3000.0, "msl"))
+    edited_env = dataclasses.replace(api_2020.envelopes["iturup-tor-m2"])  # an equal but new envelope object
+    edited = dataclasses.replace(api_2020, envelopes={**api_2020.envelopes, "iturup-tor-m2": edited_env})
+    assert model.coverage_depth(session, edited, "detection", 3000.0, "msl") is not full
+    np.testing.assert_array_equal(model.coverage_depth(session, api_2020, "engagement", 3000.0, "agl"),
+                                  api_2020.depth("engagement", 3000.0, "agl"))
+    for altitude in range(20):
+        model.coverage_depth(session, api_2020, "detection", float(altitude * 500), "msl")
+    assert len(session.depth_memo) == model.DEPTH_MEMO_ENTRIES

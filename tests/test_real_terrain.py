@@ -398,18 +398,22 @@ def test_envelopes_on_a_loopback_scheduler_and_with_a_killed_worker(tmp_path, hg
     _assert_same_envelopes(here, there)
 
 
-def test_erode_cross_is_scipys_binary_erosion():
-    """The which-unit view's outline (sliced erosion, fast on full-disk grids) is scipy's."""
+def test_the_which_unit_outline_is_scipys_erosion_edge():
+    """The which-unit view's outline (one compiled pass, fast on full-disk grids) is the mask
+    minus scipy's erosion by the 4-neighbour cross, for every width and at the grid's edges."""
     from scipy import ndimage
 
-    from gui.model import erode_cross
+    from gui.model import outline_cells
 
     rng = np.random.default_rng(0)
-    for shape in ((1, 1), (3, 3), (5, 7), (60, 90)):
+    cross = ndimage.generate_binary_structure(2, 1)
+    for shape in ((1, 1), (1, 9), (3, 3), (5, 7), (60, 90)):
         for p in (0.05, 0.2, 1.0):
             mask = ndimage.binary_dilation(rng.random(shape) < p, iterations=2) if p < 1 else np.ones(shape, bool)
-            expected = ndimage.binary_erosion(mask, ndimage.generate_binary_structure(2, 1), iterations=3, border_value=0)
-            np.testing.assert_array_equal(erode_cross(mask, 3), expected)
+            for width in (1, 2, 3, 5):
+                expected = mask & ~ndimage.binary_erosion(mask, cross, iterations=width, border_value=0)
+                np.testing.assert_array_equal(outline_cells(mask, width), expected)
+    assert not outline_cells(np.ones((4, 4), bool), 0).any()
 
 
 def test_a_streamed_dem_read_wedge_by_wedge_gives_the_same_floor(hgt_folder, monkeypatch):
