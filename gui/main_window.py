@@ -104,7 +104,9 @@ def _load(path, *, cache, progress, cancel, resolution_m=None):
     grid = session.coverage.grid
     rgb = model.terrain_rgb(grid.elevation_m, grid.cell_size_m)
     coast = model.coastline(grid.elevation_m)
-    return session, rgb, coast
+    progress(0.97, "terrain around the analysis area")
+    context = model.context_picture(grid)
+    return session, rgb, coast, context
 
 
 def _load_comparison(path, reference, *, cache, progress, cancel):
@@ -506,7 +508,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._loading_name = None
 
     def _on_loaded(self, path: Path, result, comparison) -> None:
-        session, rgb, coast = result
+        session, rgb, coast, context = result
         self._loading_done()
         self.session = session
         self._saved_edits = {}
@@ -514,7 +516,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._good_edits = {}
         self._edit_tasks = {}
         self._curves_cache = {}
-        self.map.set_grid(session.coverage.grid, rgb, coast)
+        self.map.set_grid(session.coverage.grid, rgb, coast, context=context)
         self.map.set_town_sites([(u.lat_deg, u.lon_deg) for u in session.units])
         defaults = session.default_state()
         defaults.update(scenario_path=path, comparison_path=None, difference_against="loaded")

@@ -110,6 +110,11 @@ class MapView(pg.PlotWidget):
             axis.setPen(pg.mkPen("#444"))
             axis.setTextPen(pg.mkPen("#222"))
             axis.setCacheMode(_STATIC)  # ticks change with the view range, not with the overlay
+        # terrain around the analysis grid (decimated DEM), under everything
+        self.context = pg.ImageItem(np.zeros((2, 2, 4), np.uint8))
+        self.context.setZValue(-20)
+        self.context.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.addItem(self.context)
         self.base = pg.ImageItem(np.zeros((2, 2, 3), np.uint8))
         self.overlay = IndexImageItem(np.zeros((2, 2), np.uint8))
         self.overlay.setZValue(10)
@@ -148,8 +153,9 @@ class MapView(pg.PlotWidget):
         self.plotItem.vb.sigRangeChanged.connect(lambda *_: self._town_timer.start())
 
     # -- geometry -------------------------------------------------------------------------
-    def set_grid(self, grid, terrain_rgb: np.ndarray, coast: np.ndarray) -> None:
-        """Show a new analysis grid: base picture (with its coastline), axes, range."""
+    def set_grid(self, grid, terrain_rgb: np.ndarray, coast: np.ndarray, context=None) -> None:
+        """Show a new analysis grid: base picture (with its coastline), axes, range;
+        ``context``: ``(rgba, affine)`` terrain around the grid, drawn beneath it."""
         self.grid = grid
         self.geographic = bool(grid.crs.is_geographic)
         t = grid.transform
@@ -160,6 +166,13 @@ class MapView(pg.PlotWidget):
         self.overlay.setImage(np.zeros(grid.shape, np.uint8), autoLevels=False, levels=(0, 255))
         for item in (self.base, self.overlay):
             item.setTransform(transform)
+        if context is not None:
+            rgba, ct = context
+            self.context.setImage(rgba, autoLevels=False, levels=(0, 255))
+            self.context.setTransform(QtGui.QTransform(ct.a, ct.d, ct.b, ct.e, ct.c, ct.f))
+            self.context.setVisible(True)
+        else:
+            self.context.setVisible(False)
         for uid in list(self.markers):
             self.removeItem(self.markers.pop(uid))
         for name in list(self.town_items):

@@ -157,6 +157,43 @@ def terrain_rgb(elevation_m: np.ndarray, cell_size_m: tuple[float, float]) -> np
     return np.ascontiguousarray(out.astype(np.uint8))
 
 
+#: The context picture (terrain around the analysis grid) is at most this many pixels across.
+CONTEXT_MAX_PX = 1200
+#: ... and reaches this fraction of the grid's size past each of its edges (within the DEM).
+CONTEXT_MARGIN = 0.6
+
+
+def context_picture(grid, max_px: int = CONTEXT_MAX_PX, margin: float = CONTEXT_MARGIN):
+    """Hillshaded terrain around the analysis grid, from a decimated read of the DEM, so the
+    map is not a void where the analysis stops: ``(rgba uint8 (rows, cols, 4), transform)``
+    with the transform in the grid's CRS; transparent where the DEM has no data (beyond it).
+    Cosmetic only: nothing is computed on it."""
+    from affine import Affine
+
+    source = grid.terrain
+    dem_rows, dem_cols = source.shape
+    span_r, span_c = grid.n_rows * grid.factor, grid.n_cols * grid.factor
+    r0 = max(int(grid.row_off - margin * span_r), 0)
+    r1 = min(int(grid.row_off + span_r + margin * span_r), dem_rows)
+    c0 = max(int(grid.col_off - margin * span_c), 0)
+    c1 = min(int(grid.col_off + span_c + margin * span_c), dem_cols)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    step = max(1, math.ceil(max(r1 - r0, c1 - c0) / max_px))
+    rows, cols = np.arange(r0, r1, step), np.arange(c0, c1, step)
+    if hasattr(source, "read_lattice"):
+        elevation = source.read_lattice(rows, cols)
+    else:  # a Terrain held in memory
+        elevation = np.asarray(source.elevation_m, dtype=np.float32)[np.ix_(rows, cols)]
+    missing = ~np.isfinite(elevation)
+    dem_ew_m, dem_ns_m = grid.dem_cell_size_m
+    rgb = terrain_rgb(np.where(missing, 0.0, elevation), (dem_ew_m * step, dem_ns_m * step))
+    rgb[coastline(np.where(missing, 0.0, elevation))] = COAST
+    alpha = np.where(missing, 0, 255).astype(np.uint8)[..., None]
+    transform = source.transform @ Affine.translation(c0, r0) @ Affine.scale(step)
+    return np.ascontiguousarray(np.concatenate([rgb, alpha], axis=2)), transform
+
+
 def coastline(elevation_m: np.ndarray) -> np.ndarray:
     """Land cells next to sea (4-neighbours), bool -- drawn above the overlay."""
     land = np.asarray(elevation_m) > 0.0

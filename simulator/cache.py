@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -71,6 +73,48 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
         digest.update(str(a.shape).encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
+
+
+def _read_entry(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of one entry, read without trusting it: a regular file opened without
+    following a symlink or blocking (a FIFO), an uncompressed zip (``np.savez``) whose every
+    member is a ``.npy`` whose header accounts for exactly its stored bytes, so nothing larger
+    than the file is ever allocated. ValueError/OSError otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with open(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if handle.read(4) != b"PK\x03\x04":
+            raise ValueError("not an npz archive")
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > st.st_size:
+                raise ValueError("members larger than the archive")
+            arrays = {}
+            for member in members:
+                if member.compress_type != zipfile.ZIP_STORED or not member.filename.endswith(".npy"):
+                    raise ValueError(f"unexpected member {member.filename!r}")
+                with archive.open(member) as raw:
+                    version = np.lib.format.read_magic(raw)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
+                    else:
+                        raise ValueError(f"npy format {version} is not what adcov writes")
+                    if dtype.hasobject:
+                        raise ValueError("object arrays are refused")
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    if raw.tell() + nbytes != member.file_size:
+                        raise ValueError(f"member {member.filename!r} declares more data than it holds")
+                    flat = np.empty(math.prod(shape), dtype=dtype)
+                    if raw.readinto(flat.view(np.uint8)) != nbytes:
+                        raise ValueError(f"member {member.filename!r} is truncated")
+                arrays[member.filename[:-4]] = flat.reshape(shape, order="F" if fortran else "C")
+    return arrays
 
 
 class EnvelopeCache:
@@ -153,12 +197,11 @@ class EnvelopeCache:
         if not self.enabled:
             return None
         path = self._path(key)
-        if not path.exists():
+        if not os.path.lexists(path):
             self.misses += 1
             return None
         try:
-            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
+            arrays = _read_entry(path)
             stored = str(arrays.pop("__checksum__"))
             if stored != _checksum(arrays):
                 raise ValueError("checksum mismatch")
@@ -166,7 +209,10 @@ class EnvelopeCache:
             # another key (a valid entry of another unit) does not answer this question
             if str(arrays.pop("__key__", "")) != key:
                 raise ValueError("entry stored under another key")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError, zipfile.BadZipFile,
+                zipfile.LargeZipFile, MemoryError):
+            # corrupt, forged (a plain .npy, a zip declaring gigabytes), not a regular file:
+            # discarded and recomputed
             self.recovered_corrupt += 1
             self.misses += 1
             try:

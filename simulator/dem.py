@@ -39,6 +39,7 @@ import rasterio
 import rasterio.crs
 import rasterio.errors
 from affine import Affine
+from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from simulator.errors import OutsideTerrainError, TerrainError
@@ -197,6 +198,49 @@ class DemSource(GridGeoreference):
         out = self._resolve_voids(out, r0, c0)
         if self.scale_offset != (1.0, 0.0):
             out = (out.astype(np.float32) * np.float32(self.scale_offset[0]) + np.float32(self.scale_offset[1]))
+        return out
+
+    def read_lattice(self, rows, cols) -> np.ndarray:
+        """Elevation [m] at the posts ``rows x cols`` (1-D increasing integer indices; a
+        decimated picture of a large DEM), float32. Cells no raster covers, voids and posts
+        outside the grid are NaN (0 m where no tile covers a tile set whose missing tiles are
+        sea). Reads only those posts from ``.hgt`` tiles and small tiles;
+        a large raster is read through GDAL's nearest-neighbour decimation."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.full((rows.size, cols.size), np.nan, dtype=np.float32)
+        covered = np.zeros(out.shape, dtype=bool)
+        for raster in self.rasters:
+            r_in = np.flatnonzero((rows >= raster.row_off) & (rows < raster.row_off + raster.height))
+            c_in = np.flatnonzero((cols >= raster.col_off) & (cols < raster.col_off + raster.width))
+            if r_in.size == 0 or c_in.size == 0:
+                continue
+            rr = rows[r_in] - raster.row_off
+            cc = cols[c_in] - raster.col_off
+            try:
+                if raster.hgt:
+                    tile = np.memmap(raster.path, dtype=">i2", mode="r", shape=(raster.height, raster.width))
+                    values = np.asarray(tile[np.ix_(rr, cc)], dtype=np.float32)
+                    del tile
+                elif raster.height * raster.width * 4 <= _SMALL_TILE_BYTES:
+                    values = _small_tile(raster, np.float32)[np.ix_(rr, cc)].astype(np.float32)
+                else:
+                    with _open_dataset(raster.path) as ds:
+                        window = Window(int(cc[0]), int(rr[0]), int(cc[-1] - cc[0] + 1), int(rr[-1] - rr[0] + 1))
+                        values = ds.read(1, window=window, out_shape=(rr.size, cc.size), out_dtype="float32",
+                                         resampling=Resampling.nearest)
+            except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
+                raise TerrainError(f"terrain file {raster.path} cannot be read: {exc}") from exc
+            values = np.array(values, dtype=np.float32)
+            _mark_nodata(values, raster.nodata)
+            values[self._void_mask(values)] = np.nan
+            if self.scale_offset != (1.0, 0.0):
+                values = values * np.float32(self.scale_offset[0]) + np.float32(self.scale_offset[1])
+            out[np.ix_(r_in, c_in)] = values
+            covered[np.ix_(r_in, c_in)] = True
+        if self.gaps_are_sea:
+            inside = ((rows >= 0) & (rows < self.shape[0]))[:, None] & ((cols >= 0) & (cols < self.shape[1]))[None, :]
+            out[inside & ~covered] = 0.0
         return out
 
     def _read_raster(self, raster: _Raster, rr0, rr1, cc0, cc1, target: np.ndarray) -> None:

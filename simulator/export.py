@@ -59,6 +59,7 @@ import pyproj
 
 from simulator import __version__
 from simulator.errors import AdcovError
+from simulator.fileio import register_staging, shown_path, unregister_staging, write_bytes_atomically
 from simulator.geometry import WGS84_GEOD
 from simulator.places import PLACES_CREDIT, places_to_label
 
@@ -98,19 +99,16 @@ PNG_COMPRESS_LEVEL = 3
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a ``.adcov-tmp-*`` file in the same folder."""
+    """Write ``data`` to ``path`` through a ``.adcov-tmp-*`` file in the same folder.
+
+    A failed write (a full disk included) raises AdcovError with the OS message; ``path``
+    keeps its previous content and no temporary file is left.
+    """
     path = Path(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        return write_bytes_atomically(path, data)
     except OSError as exc:
-        raise AdcovError(f"cannot write {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return path
+        raise AdcovError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -162,19 +160,88 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
+#: How many of the files a user added to a report folder the refusal names.
+_FOREIGN_SHOWN = 5
+
+
+def _manifest_paths(path: Path) -> set[str]:
+    """The files a report folder's manifest lists (relative, ``/``-separated); empty if none."""
+    try:
+        manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    return {e["path"] for e in entries or () if isinstance(e, dict) and isinstance(e.get("path"), str)}
+
+
+def _foreign_entries(path: Path) -> list[str]:
+    """Files and folders in the report folder ``path`` that its manifest does not list (the
+    manifest itself excepted), sorted; a folder holding no listed file is named once, as ``dir/``."""
+    listed = _manifest_paths(path)
+    listed_dirs = {"/".join(p.split("/")[:i]) for p in listed for i in range(1, p.count("/") + 1)}
+    foreign: list[str] = []
+
+    def walk(folder: Path, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                relative = prefix + entry.name
+                if relative == MANIFEST_NAME:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if relative in listed_dirs:
+                        walk(Path(entry.path), relative + "/")
+                    else:
+                        foreign.append(relative + "/")
+                elif relative not in listed:
+                    foreign.append(relative)
+
+    walk(path, "")
+    return foreign
+
+
+def check_report_folder(out_dir) -> Path:
+    """The resolved report folder, or AdcovError if writing a report there would lose anything.
+
+    A report goes into a new or empty folder, or replaces an earlier adcov report whose folder
+    holds exactly the files of its manifest; any other file or folder in it (the user's notes,
+    an annotated map) makes this refuse, naming up to five of them. Symlinks are followed.
+    """
+    path = Path(os.path.realpath(out_dir))
+    if os.path.lexists(path) and not path.is_dir():
+        raise AdcovError(f"report folder {out_dir}: exists and is not a folder")
+    if not path.is_dir():
+        return path
+    if not _is_report_dir(path):
+        raise AdcovError(
+            f"report folder {out_dir}: the folder exists and is not an adcov report (no {MANIFEST_NAME} from adcov); "
+            "choose a new or empty folder -- adcov replaces only its own reports"
+        )
+    try:
+        foreign = _foreign_entries(path)
+    except OSError as exc:
+        raise AdcovError(f"report folder {out_dir}: cannot list its files ({exc.strerror or exc}); choose another folder") from exc
+    if foreign:
+        shown = ", ".join(foreign[:_FOREIGN_SHOWN])
+        more = f" and {len(foreign) - _FOREIGN_SHOWN} more" if len(foreign) > _FOREIGN_SHOWN else ""
+        raise AdcovError(
+            f"report folder {out_dir}: holds {len(foreign)} file(s) or folder(s) that adcov did not write (not in its "
+            f"{MANIFEST_NAME}): {shown}{more}; replacing the report would delete them -- move them out of the folder, "
+            "or choose another folder (or delete this one) for the report"
+        )
+    return path
+
+
 class _StagedReport:
-    """A report folder built in a temporary sibling and renamed into place by :meth:`commit`."""
+    """A report folder built in a temporary sibling and renamed into place by :meth:`commit`.
+
+    Any failed write (a full disk included) removes the temporary folder and raises
+    AdcovError; the previous report, if any, is then unchanged.
+    """
 
     def __init__(self, out_dir, kind: str):
-        self.out_dir = Path(os.path.realpath(out_dir))  # a symlinked report folder is replaced where it points
+        self.shown = out_dir
+        self.out_dir = check_report_folder(out_dir)  # a symlinked report folder is replaced where it points
         self.kind = kind
-        if self.out_dir.exists() and not self.out_dir.is_dir():
-            raise AdcovError(f"report folder {out_dir}: exists and is not a folder")
-        if self.out_dir.is_dir() and not _is_report_dir(self.out_dir):
-            raise AdcovError(
-                f"report folder {out_dir}: the folder exists and is not an adcov report (no {MANIFEST_NAME} from adcov); "
-                "choose a new or empty folder -- adcov replaces only its own reports"
-            )
         parent = self.out_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -191,19 +258,33 @@ class _StagedReport:
             except OSError as exc:
                 raise AdcovError(f"report folder {out_dir}: cannot write next to it: {exc}") from exc
         self.tmp = tmp
+        register_staging(self.tmp, self.out_dir)
         self.files: list[str] = []
+
+    def _failed(self, relative: str, exc: OSError) -> AdcovError:
+        """Abort and say what could not be written (raise the result ``from exc``)."""
+        self.abort()
+        return AdcovError(f"report folder {self.shown}: cannot write {relative}: {exc.strerror or exc}; "
+                          "nothing was replaced (an earlier report there is unchanged)")
 
     def path(self, relative: str) -> Path:
         """Where to write ``relative`` (recorded in the manifest)."""
         target = self.tmp / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._failed(relative, exc) from exc
         if relative not in self.files:
             self.files.append(relative)
         return target
 
     def write_bytes(self, relative: str, data: bytes) -> None:
-        with open(self.path(relative), "wb") as fh:
-            fh.write(data)
+        target = self.path(relative)
+        try:
+            with open(target, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise self._failed(relative, exc) from exc
 
     def write_text(self, relative: str, text: str) -> None:
         self.write_bytes(relative, text.encode("utf-8"))
@@ -212,14 +293,22 @@ class _StagedReport:
         self.write_text(relative, json.dumps(data, indent=1, ensure_ascii=False, default=_json_default) + "\n")
 
     def abort(self) -> None:
+        unregister_staging(self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def commit(self, extra: Mapping | None = None) -> list[Path]:
-        """Write the manifest and move the folder into place; returns the final file paths."""
+        """Write the manifest and move the folder into place; returns the final file paths.
+
+        Refuses (AdcovError, nothing replaced) when files the user added to the old report
+        while this one was being written would be lost.
+        """
         entries = []
-        for relative in self.files:
-            data = (self.tmp / relative).read_bytes()
-            entries.append({"path": relative, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        try:
+            for relative in self.files:
+                data = (self.tmp / relative).read_bytes()
+                entries.append({"path": relative, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        except OSError as exc:
+            raise self._failed(relative, exc) from exc
         manifest = {
             "generator": "adcov",
             "adcov_version": __version__,
@@ -228,18 +317,37 @@ class _StagedReport:
             **(dict(extra) if extra else {}),
             "files": entries,
         }
-        (self.tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        if self.out_dir.exists():
-            if _exchange(self.tmp, self.out_dir):
-                shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous report
-            else:
-                old = self.out_dir.parent / f"{TMP_PREFIX}{self.out_dir.name}.{os.getpid()}.old-{secrets.token_hex(4)}"
-                os.rename(self.out_dir, old)
-                os.rename(self.tmp, self.out_dir)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(self.tmp, self.out_dir)
+        self.write_text(MANIFEST_NAME, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        self.files.remove(MANIFEST_NAME)
+        try:
+            check_report_folder(self.shown)  # again: the user may have saved a file into the old report meanwhile
+        except AdcovError:
+            self.abort()
+            raise
+        try:
+            self._swap_into_place()
+        except OSError as exc:
+            self.abort()
+            raise AdcovError(f"report folder {self.shown}: cannot put the new report in place: {exc.strerror or exc}; "
+                             "an earlier report there is unchanged") from exc
+        unregister_staging(self.tmp)
         return [self.out_dir / f for f in self.files] + [self.out_dir / MANIFEST_NAME]
+
+    def _swap_into_place(self) -> None:
+        """Replace ``out_dir`` with the staged folder (atomically where the OS can)."""
+        if not self.out_dir.exists():
+            os.rename(self.tmp, self.out_dir)
+        elif _exchange(self.tmp, self.out_dir):
+            shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous report
+        else:
+            old = self.out_dir.parent / f"{TMP_PREFIX}{self.out_dir.name}.{os.getpid()}.old-{secrets.token_hex(4)}"
+            os.rename(self.out_dir, old)
+            try:
+                os.rename(self.tmp, self.out_dir)
+            except OSError:
+                os.rename(old, self.out_dir)  # put the previous report back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _json_default(value):
@@ -983,7 +1091,7 @@ def _write_rasters(stage: _StagedReport, coverage, prefix: str, layers, altitude
                 ("ceiling", ceiling, "highest target altitude the unit covers"),
             ):
                 write_geotiff(
-                    stage.path(f"{prefix}{quantity}_{layer}_{uid}.tif"), values, grid.transform, grid.crs, nodata=float("nan"),
+                    stage.path(f"{prefix}{quantity}_{layer}_unit-{uid}.tif"), values, grid.transform, grid.crs, nodata=float("nan"),
                     tags=_raster_tags(coverage, base_tags, quantity=quantity, meaning=meaning, layer=layer, unit_id=uid, units="m MSL"),
                 )
         combined[np.isinf(combined)] = np.nan
@@ -1751,7 +1859,7 @@ def _readme(kind_title: str, what: str, files: Sequence[str], lines: Sequence[st
     for f in files:
         out.append(f"  {f}  -- {descriptions.get(Path(f).suffix, '')}")
     out += ["  manifest.json  -- every file with its size and sha256 (written last)", "",
-            "Rasters (in a comparison prefixed with the scenario name): floor_<layer>_<unit>.tif / ceiling_<layer>_<unit>.tif =",
+            "Rasters (in a comparison prefixed with the scenario name): floor_<layer>_unit-<unit>.tif / ceiling_<layer>_unit-<unit>.tif =",
             "lowest / highest target altitude [m MSL] the unit covers over each cell (NaN: not covered); floor_<layer>_combined.tif =",
             "min over units; depth_<layer>_<altitude>.tif = number of units covering each cell at that altitude; in a comparison",
             "change_<layer>_<altitude>.tif = 0 not covered, 1 covered before and after, 2 lost, 3 gained.",

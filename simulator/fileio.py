@@ -1,5 +1,9 @@
 """Small file-writing rules shared by every writer of adcov.
 
+Outputs named on the command line are checked by :func:`check_output_file` (one file) and
+:func:`check_output_folder` (a report folder) before anything is computed; files are written
+through a ``.adcov-tmp-*`` sibling renamed into place (:func:`write_bytes_atomically`).
+
 ``tempfile.mkstemp`` creates files readable by their owner alone (0600); a file adcov
 writes in the user's folders should get the permissions any other program would give it:
 0666 less the user's umask.
@@ -7,8 +11,14 @@ writes in the user's folders should get the permissions any other program would 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import stat
 import threading
+from pathlib import Path
+
+from simulator.errors import AdcovError
 
 _lock = threading.Lock()
 _mode: int | None = None
@@ -28,3 +38,246 @@ def default_file_mode() -> int:
 def give_default_mode(fd: int) -> None:
     """Set a just-created temporary file (``mkstemp``) to :func:`default_file_mode`."""
     os.fchmod(fd, default_file_mode())
+
+
+# ============================================================================ output paths
+
+#: Prefix of every temporary file or folder adcov writes next to an output; nothing else uses it.
+TMP_PREFIX = ".adcov-tmp-"
+#: Folders whose entries are devices or views of processes, never files adcov should replace
+#: (``/dev/shm`` excepted: a memory file system for ordinary files).
+_DEVICE_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
+_ORDINARY_UNDER_DEV = Path("/dev/shm")
+
+
+def temp_path_for(path) -> Path:
+    """A fresh ``.adcov-tmp-<name>.<pid>.<random>`` sibling of ``path`` (same folder, so a rename is atomic)."""
+    path = Path(path)
+    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+
+
+def write_bytes_atomically(path, data, *, verify: bool = False) -> Path:
+    """Write ``data`` (bytes or a buffer) to ``path`` through a temporary sibling and ``os.replace``.
+
+    Raises the ``OSError`` of any failed step (a full disk included); the temporary file is then
+    removed and ``path`` keeps its previous content (or stays absent). ``verify`` reads the
+    temporary file back and compares it with ``data`` before the rename.
+    """
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "xb") as fh:  # "x": never write through a file someone put there
+            fh.write(data)
+        if verify:
+            _verify_file(tmp, data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
+
+
+def _verify_file(path: Path, data, chunk: int = 1 << 22) -> None:
+    """OSError unless the file at ``path`` holds exactly ``data`` (read in chunks of ``chunk`` bytes)."""
+    import numpy as np
+
+    expected = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+    buffer = np.empty(min(chunk, max(expected.size, 1)), dtype=np.uint8)
+    with open(path, "rb", buffering=0) as fh:
+        start = 0
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            if start + n > expected.size or not np.array_equal(buffer[:n], expected[start:start + n]):
+                raise OSError(f"{path.name} does not read back as written (the file system lost or changed data)")
+            start += n
+    if start != expected.size:
+        raise OSError(f"{path.name} is shorter than written ({start} of {expected.size} bytes)")
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words: 'regular file', 'folder', 'character device', ..."""
+    if stat.S_ISREG(mode):
+        return "regular file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    return "special file"
+
+
+def _shown(text: str, target: Path) -> str:
+    """``text``, followed by where it leads when that is elsewhere (a symlink, ``..``)."""
+    return text if os.path.abspath(text) == str(target) else f"{text} (-> {target})"
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _in_device_tree(path: Path) -> bool:
+    return any(_under(path, root) for root in _DEVICE_ROOTS) and not _under(path, _ORDINARY_UNDER_DEV)
+
+
+def _stat_or_refuse(text: str, option: str) -> os.stat_result | None:
+    """``os.stat`` (following symlinks); None when nothing is there (a dangling link included)."""
+    try:
+        return os.stat(text)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink loop, a parent that is a file, no permission
+        raise AdcovError(f"{option}: cannot use {text}: {exc.strerror or exc}; give the name of a file in an existing folder") from None
+
+
+def _check_inputs(text: str, target: Path, option: str, inputs, what: str) -> None:
+    """Refuse an output that is one of ``inputs`` (same file after symlinks, hard links too) or inside an input folder."""
+    try:
+        target_stat = os.stat(target)
+    except OSError:
+        target_stat = None
+    for item in inputs:
+        if item is None or str(item) == "":
+            continue
+        source = Path(os.path.realpath(item))
+        try:
+            source_stat = os.stat(source)
+        except OSError:
+            source_stat = None
+        if source_stat is not None and stat.S_ISDIR(source_stat.st_mode):
+            if _under(target, source):
+                raise AdcovError(
+                    f"{option}: {_shown(text, target)} is inside the input folder {item}; adcov does not write into its "
+                    f"inputs -- choose a {what} outside it"
+                )
+            continue
+        same = target == source or (
+            target_stat is not None and source_stat is not None
+            and (target_stat.st_dev, target_stat.st_ino) == (source_stat.st_dev, source_stat.st_ino)
+        )
+        if same:
+            raise AdcovError(
+                f"{option}: {_shown(text, target)} is the input {item}; writing it would overwrite the input -- "
+                f"choose another {what}"
+            )
+
+
+def _check_not_empty(path, option: str, what: str) -> str:
+    text = "" if path is None else os.fspath(path)
+    if not str(text).strip():
+        raise AdcovError(f"{option}: the {what} name is empty; give the path of the {what} to write")
+    return str(text)
+
+
+def check_output_file(path, option: str, *, inputs=()) -> Path:
+    """Where a single-file output option may write: the resolved path, or AdcovError saying why not.
+
+    Refused: an empty name; an existing folder, device, FIFO or socket (named with its kind), or
+    anything under ``/dev``, ``/proc`` or ``/sys`` (``/dev/stdout`` included: outputs are
+    replaced by renaming, which a stream cannot take); a file in a folder that does not exist;
+    one of ``inputs`` (same file after symlinks and hard links) or a file inside an input folder.
+    A symlink is followed: the returned path is its target (checked the same way), so the link
+    keeps pointing at the new file.
+    """
+    text = _check_not_empty(path, option, "file")
+    st = _stat_or_refuse(text, option)
+    target = Path(os.path.realpath(text))
+    absolute = Path(os.path.abspath(text))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        hint = "give the name of a file to write" if stat.S_ISDIR(st.st_mode) else "give the name of a regular file"
+        raise AdcovError(f"{option}: {_shown(text, target)} is a {file_kind(st.st_mode)}, not a file name adcov can replace; {hint}")
+    if _in_device_tree(absolute) or _in_device_tree(target):
+        raise AdcovError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys (a device or stream, not a file); "
+                         "give the name of a regular file to write")
+    if st is not None:
+        try:
+            same = os.path.samefile(target, text)
+        except OSError:
+            same = False
+        if not same:  # e.g. /proc "magic" links to deleted files
+            raise AdcovError(f"{option}: {_shown(text, target)} does not lead to a file adcov can replace; give a regular file name")
+    folder = target.parent
+    given = os.path.dirname(text) or "."
+    shown = given if os.path.realpath(given) == str(folder) else str(folder)  # the name the user gave, unless a link led elsewhere
+    if not folder.is_dir():
+        raise AdcovError(f"{option}: folder {shown!r} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise AdcovError(f"{option}: folder {shown!r} is not writable; choose another place for {text}")
+    _check_inputs(text, target, option, inputs, "file")
+    return target
+
+
+def check_distinct_outputs(*named_paths) -> None:
+    """Refuse two output options naming the same file: ``(option, resolved path or None)`` pairs."""
+    seen: dict[Path, str] = {}
+    for option, path in named_paths:
+        if path is None:
+            continue
+        key = Path(os.path.realpath(path))
+        if key in seen:
+            raise AdcovError(f"{seen[key]} and {option}: both name {key}; one would overwrite the other -- give two different files")
+        seen[key] = option
+
+
+def check_output_folder(path, option: str, *, inputs=()) -> Path:
+    """Where a folder output option (a report folder) may write: the resolved path, or AdcovError.
+
+    Refused: an empty name; an existing file, device, FIFO or socket (named with its kind);
+    anything under ``/dev``, ``/proc`` or ``/sys``; a folder that is or holds one of ``inputs``.
+    A missing folder is fine (it is created, with its parents); a symlink is followed.
+    """
+    text = _check_not_empty(path, option, "folder")
+    st = _stat_or_refuse(text, option)
+    target = Path(os.path.realpath(text))
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        kind = "file" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
+        raise AdcovError(f"{option}: {_shown(text, target)} is a {kind}, not a folder; give the name of a new folder or of an "
+                         "earlier adcov report folder")
+    if _in_device_tree(Path(os.path.abspath(text))) or _in_device_tree(target):
+        raise AdcovError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys; give the name of a folder for the report")
+    for item in inputs:
+        if item is None or str(item) == "":
+            continue
+        source = Path(os.path.realpath(item))
+        if _under(source, target) or _under(target, source):
+            raise AdcovError(
+                f"{option}: {_shown(text, target)} and the input {item} overlap (a report folder is replaced as a whole); "
+                "choose a report folder that neither holds nor lies inside an input"
+            )
+    return target
+
+
+# ============================================================================ staging folders
+
+#: Temporary folders being filled for an output folder (temporary -> final), so that an error
+#: about a file inside one names the file as the user will know it.
+_staging: dict[Path, Path] = {}
+
+
+def register_staging(tmp, final) -> None:
+    with _lock:
+        _staging[Path(tmp)] = Path(final)
+
+
+def unregister_staging(tmp) -> None:
+    with _lock:
+        _staging.pop(Path(tmp), None)
+
+
+def shown_path(path) -> str:
+    """``path`` for messages: a file inside a registered staging folder under its final name."""
+    path = Path(path)
+    with _lock:
+        staged = list(_staging.items())
+    for tmp, final in staged:
+        if _under(path, tmp):
+            return str(final / path.relative_to(tmp))
+    return str(path)

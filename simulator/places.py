@@ -23,6 +23,8 @@ _DATA = Path(__file__).resolve().parent / "data" / "places.csv"
 #: Labels at most on one map, and places near a unit site that always get one.
 MAX_LABELS = 24
 NEAR_SITE_KM = 20.0
+#: ... and the largest town this close to a site is labelled too (the town a reader knows).
+LARGEST_NEAR_SITE_KM = 100.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ def _km(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 def places_to_label(bounds_deg, sites=(), *, max_labels: int = MAX_LABELS) -> list[Place]:
     """The places worth a label on a map of ``(west, south, east, north)``: the nearest town
-    to each unit site (within :data:`NEAR_SITE_KM`), then the most populous, no two closer
+    to each unit site (within :data:`NEAR_SITE_KM`) and the most populous one within
+    :data:`LARGEST_NEAR_SITE_KM`, then
+    the most populous, no two closer
     than 1/20 of the map's diagonal (so the density follows the zoom)."""
     west, south, east, north = (float(v) for v in bounds_deg)
     inside = [p for p in load_places() if west <= p.lon_deg <= east and south <= p.lat_deg <= north]
@@ -65,9 +69,11 @@ def places_to_label(bounds_deg, sites=(), *, max_labels: int = MAX_LABELS) -> li
     chosen: list[int] = []
     for site_lat, site_lon in sites:
         d = _km(site_lat, site_lon, lat, lon)
-        i = int(np.argmin(d))
-        if d[i] <= NEAR_SITE_KM and i not in chosen:
-            chosen.append(i)
+        nearest = int(np.argmin(d))
+        around = np.flatnonzero(d <= LARGEST_NEAR_SITE_KM)  # ``inside`` is most populous first
+        for i, ok in ((nearest, d[nearest] <= NEAR_SITE_KM), (int(around[0]) if around.size else -1, around.size > 0)):
+            if ok and i not in chosen:
+                chosen.append(i)
     for i in range(len(inside)):  # most populous first
         if len(chosen) >= max_labels:
             break

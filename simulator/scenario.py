@@ -40,6 +40,7 @@ import difflib
 import json
 import math
 import os
+import stat
 import re
 import types
 import typing
@@ -62,7 +63,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from simulator.errors import AdcovError, Problem, ScenarioError
+from simulator.errors import AdcovError, Problem, ScenarioError, TerrainError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -162,7 +163,10 @@ class Figures(_Model):
     )
 
 
-_UnitId = Annotated[str, Strict(), Field(min_length=1, pattern=_ID_RE)]
+#: Unit ids name output files (``floor_<layer>_unit-<id>.tif``): a file-name-safe alphabet and
+#: a length every file system takes.
+_ID_MAX_CHARS = 64
+_UnitId = Annotated[str, Strict(), Field(min_length=1, max_length=_ID_MAX_CHARS, pattern=_ID_RE)]
 
 
 class _UnitFields(_Model):
@@ -219,7 +223,7 @@ class _UnitFields(_Model):
 class Unit(_UnitFields):
     """One deployed system at a site."""
 
-    id: _UnitId = Field(description="Unit id, unique in the scenario: letters, digits, '_', '.', '-'.")
+    id: _UnitId = Field(description="Unit id, unique in the scenario: 1-64 letters, digits, '_', '.', '-'.")
     system: Text = Field(
         min_length=1,
         description="Catalog system id or any of its names (e.g. s300v4, 'S-300V4'); see `adcov systems`.",
@@ -337,7 +341,7 @@ class ScenarioFile(_Model):
         None,
         description="Analysis grid spacing [m] (whole DEM cells, aligned with the DEM), or 'native' for the DEM's "
         "own spacing. Default: the DEM's spacing, coarsened only when a unit's disk would exceed "
-        "1,500,000 cells. Rays always sample the DEM at its own spacing. Inherited.",
+        "2,000,000 cells. Rays always sample the DEM at its own spacing. Inherited.",
     )
     outside_terrain: Literal["error", "sea", "clip"] | None = Field(
         None,
@@ -554,6 +558,11 @@ class _Doc:
         return self.value_lines.get((), 1)
 
 
+#: Characters refused in any scalar of a scenario: C0/C1 controls but tab and line breaks,
+#: DEL, lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 class _Builder:
     """Builds plain Python data from a composed node graph, recording lines per key path."""
 
@@ -599,6 +608,15 @@ class _Builder:
         self.doc.unusable.add(path)
 
     def _scalar(self, node: yaml.ScalarNode, path: tuple) -> Any:
+        bad = _UNPRINTABLE.search(node.value) if isinstance(node.value, str) else None
+        if bad is not None:
+            # escapes such as "\e[2J" reach a terminal raw, a lone surrogate breaks every writer
+            char = bad.group()
+            what = "a lone surrogate" if 0xD800 <= ord(char) <= 0xDFFF else "a control character"
+            self.problem(node, path, f"text holds {what} (U+{ord(char):04X} at character {bad.start() + 1}); "
+                                     "expected printable text (tabs and line breaks allowed)")
+            self.doc.unusable.add(path)
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
         except Exception as exc:  # noqa: BLE001 - any constructor failure is a problem of the input
@@ -672,13 +690,32 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+class _TooManyNodes(yaml.YAMLError):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that stops composing past :data:`_MAX_NODES` nodes: a 16 MiB
+    flow list of 8 M scalars would otherwise build gigabytes of nodes before any check."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._nodes_left = _MAX_NODES
+
+    def compose_node(self, parent, index):
+        self._nodes_left -= 1
+        if self._nodes_left < 0:
+            raise _TooManyNodes(f"more than {_MAX_NODES} values in the file")
+        return super().compose_node(parent, index)
+
+
 def _parse_document(text: str, display: str, problems: list[Problem]) -> _Doc | None:
     """Compose ``text`` with the safe loader and build data + line maps; None if unusable."""
     doc = _Doc(display)
     loader = None
     try:
         try:
-            loader = yaml.SafeLoader(text)
+            loader = _BoundedLoader(text)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -701,6 +738,10 @@ def _parse_document(text: str, display: str, problems: list[Problem]) -> _Doc | 
                     "expected printable UTF-8 text" if isinstance(exc.character, int) else f"YAML error: {exc}",
                 )
             )
+            return None
+        except _TooManyNodes:
+            problems.append(Problem(display, _current_line(loader), "",
+                                    f"document too large: more than {_MAX_NODES} values (a scenario holds far fewer)"))
             return None
         except yaml.YAMLError as exc:
             problems.append(Problem(display, None, "", f"YAML error: {_first_line(exc)}"))
@@ -743,7 +784,13 @@ def _read_text(path: Path, display: str, problems: list[Problem]) -> str | None:
         if not path.is_file():
             problems.append(Problem(display, None, "", f"not a regular file: {_abs(path)}"))
             return None
-        with open(path, "rb") as fh:
+        # O_NONBLOCK and a check of what was opened: a FIFO swapped in after the test above
+        # must not block the read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                problems.append(Problem(display, None, "", f"not a regular file: {_abs(path)}"))
+                return None
             raw = fh.read(_MAX_FILE_BYTES + 1)
     except (OSError, ValueError) as exc:
         problems.append(Problem(display, None, "", f"cannot read file: {exc}"))
@@ -825,7 +872,7 @@ _EXPECT = {
     "add": "a list of units (mappings with id, system, lat_deg, lon_deg, ...)",
     "withdraw": "a list of unit ids or of {id, date, sources, note}",
     "override": "a list of {id, <unit fields to replace>}",
-    "id": "an id of letters, digits, '_', '.' or '-' (e.g. iturup-s300v4)",
+    "id": "an id of 1 to 64 letters, digits, '_', '.' or '-' (e.g. iturup-s300v4)",
     "system": "a catalog system id or name (list them with `adcov systems`)",
     "lat_deg": "a number in [-90, 90] [deg]",
     "lat": "a number in [-90, 90] [deg]",
@@ -1157,10 +1204,20 @@ class _Loader:
         text = _read_text(path, display, self.problems)
         if text is None:
             return None
-        doc = _parse_document(text, display, self.problems)
+        parse_problems: list[Problem] = []
+        doc = _parse_document(text, display, parse_problems)
+        data = doc.data if doc is not None else None
+        looks_like_scenario = (isinstance(data, dict) and "schema_version" in data) or (
+            doc is None and re.search(r"^schema_version\s*:", text, re.MULTILINE) is not None)  # its syntax errors help
+        if stack and not looks_like_scenario:
+            # a file named by `extends` that is not a scenario: say so, and show none of it
+            self.problems.append(Problem(display, None, "", "not an adcov scenario (no 'schema_version' at its top "
+                                                            "level); extends names scenario files only, and the "
+                                                            "content of other files is not shown"))
+            return None
+        self.problems.extend(parse_problems)
         if doc is None:
             return None
-        data = doc.data
         if not isinstance(data, dict):
             self.add(doc, doc.line(()), "", f"expected a mapping (key: value) at the top level, got {_got(data)}; "
                      "a scenario starts with 'schema_version: 1'")
@@ -1204,8 +1261,9 @@ class _Loader:
             try:
                 parent_real = Path(os.path.abspath(parent_real))
                 exists = parent_real.is_file()
+                special = not exists and parent_real.exists()
             except (OSError, ValueError):
-                exists = False
+                exists = special = False
             chain = stack + (real,)
             if parent_real in chain:
                 names = [p.name for p in chain[chain.index(parent_real):]] + [parent_real.name]
@@ -1214,8 +1272,16 @@ class _Loader:
             elif len(chain) > _MAX_EXTENDS_DEPTH:
                 self.add(doc, line, "extends", f"extends chain longer than {_MAX_EXTENDS_DEPTH} files")
                 complete = False
+            elif special:
+                self.add(doc, line, "extends", f"extends names {parent_real}, which is not a regular file "
+                                               "(a folder, FIFO or device); expected a .yaml scenario file")
+                complete = False
             elif not exists:
                 self.add(doc, line, "extends", f"extends file not found: {parent_real}")
+                complete = False
+            elif parent_real.suffix.lower() not in (".yaml", ".yml"):
+                self.add(doc, line, "extends", f"extends names {parent_real.name}, not a scenario file "
+                                               "(expected a .yaml or .yml adcov scenario)")
                 complete = False
             else:
                 parent = self.resolve(parent_real, parent_display, chain)
@@ -1256,7 +1322,7 @@ class _Loader:
             res.void_policy = terrain.void_policy
             res.terrain_declared = (display, doc.line(("terrain",)), "terrain")
             if self.check_terrain:
-                self._check_terrain_files(doc, data.get("terrain"), res.terrain_paths)
+                self._check_terrain_files(doc, data.get("terrain"), res.terrain_paths, tuple(terrain.paths))
 
         area = part("area")
         if area is not None:
@@ -1319,7 +1385,9 @@ class _Loader:
         res.complete = complete and not any(p.file == display for p in self.problems)
         return res
 
-    def _check_terrain_files(self, doc: _Doc, raw: Any, paths: tuple[Path, ...]) -> None:
+    def _check_terrain_files(self, doc: _Doc, raw: Any, paths: tuple[Path, ...], written: tuple = ()) -> None:
+        from simulator.terrain_safety import check_terrain_file, remote_reason
+
         for i, p in enumerate(paths):
             if isinstance(raw, str):
                 kp: tuple = ("terrain",)
@@ -1327,10 +1395,18 @@ class _Loader:
                 kp = ("terrain", i)
             else:
                 kp = ("terrain", "paths", i) if isinstance(raw, dict) and isinstance(raw.get("paths"), list) else ("terrain", "paths")
-            if not _exists(p):
+            as_written = str(written[i]) if i < len(written) else str(p)
+            reason = remote_reason(as_written)
+            if reason:
+                self.add(doc, doc.line(kp), kp, f"terrain {as_written!r} is {reason}: adcov reads local raster files "
+                                                 "only and never the network")
+            elif not _exists(p):
                 self.add(doc, doc.line(kp), kp, f"terrain file not found: {p}")
-            elif not _file_or_folder(p):
-                self.add(doc, doc.line(kp), kp, f"terrain path is not a raster file or a folder of rasters: {p}")
+            elif not p.is_dir():
+                try:
+                    check_terrain_file(p)  # regular raster files only; a VRT's sources too
+                except TerrainError as exc:
+                    self.add(doc, doc.line(kp), kp, str(exc))
 
     def _unit_model(self, doc: _Doc, key: str, i: int, cls: type[BaseModel]) -> Any:
         raw = doc.data[key][i]

@@ -53,10 +53,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import itertools
 import json
 import math
+import os
 import threading
 import time
 import uuid
@@ -220,6 +222,74 @@ def run_tasks(
     return results
 
 
+SCHEDULER_TIMEOUT_ENV = "ADCOV_SCHEDULER_TIMEOUT_S"
+DEFAULT_SCHEDULER_TIMEOUT_S = 5.0
+
+
+def scheduler_timeout_s() -> float:
+    """How long to wait for an existing Dask scheduler to answer and to have a worker:
+    ``$ADCOV_SCHEDULER_TIMEOUT_S`` seconds, default :data:`DEFAULT_SCHEDULER_TIMEOUT_S`."""
+    text = os.environ.get(SCHEDULER_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_SCHEDULER_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and 0 < value <= 86_400):
+        raise AdcovError(f"{SCHEDULER_TIMEOUT_ENV}={text!r} is not valid; expected seconds in (0, 86400]")
+    return value
+
+
+def _connect_client(client_class, address: str, timeout_s: float):
+    """A Client of the scheduler at ``address`` that has at least one worker, or AdcovError
+    within about ``timeout_s`` twice: Dask's own timeout does not cover a peer that accepts
+    the connection and never answers, so the connection is made in a thread with a deadline."""
+    found: dict = {}
+
+    def connect() -> None:
+        try:
+            found["client"] = client_class(address, timeout=f"{timeout_s}s")
+        except BaseException as exc:  # noqa: BLE001 - reported in the caller's thread
+            # the message only: the traceback would keep the half-made Client alive until
+            # exit, whose __del__ then waits 10 s and prints "Exception ignored"
+            found["error"] = _first_line(exc)
+            exc.__traceback__ = None
+            del exc
+            gc.collect()
+
+    thread = threading.Thread(target=connect, name="adcov-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1.0)
+    how_to = f"the limit is {timeout_s:g} s (set {SCHEDULER_TIMEOUT_ENV} to change it)"
+    if thread.is_alive():
+        raise AdcovError(f"no answer from the Dask scheduler at {address} within {timeout_s:g} s: something accepted "
+                         f"the connection but did not speak Dask's protocol; {how_to}")
+    if "error" in found:
+        message = found["error"]
+        if address.startswith("tls://"):
+            raise AdcovError(f"cannot connect to the Dask scheduler at {address}: {message}; a tls:// "
+                             "scheduler needs Dask's TLS settings (distributed.comm.tls.* in the Dask config)") from None
+        raise AdcovError(f"cannot connect to the Dask scheduler at {address}: {message}; {how_to}") from None
+    client = found["client"]
+    if not client.scheduler_info().get("workers"):
+        try:
+            client.wait_for_workers(1, timeout=timeout_s)
+        except BaseException as exc:  # TimeoutError (dask's own type varies by version)
+            with contextlib.suppress(Exception):
+                client.close()
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise AdcovError(f"the Dask scheduler at {address} has no worker (waited {timeout_s:g} s); start one with "
+                             f"`dask worker {address}`; {how_to}") from None
+    return client
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 class _dask_client:
     """Context manager: a Client for ``scheduler``, closing what it started."""
 
@@ -254,10 +324,7 @@ class _dask_client:
             client = Client(cluster)
             self.owned.insert(0, client)
             return client
-        try:
-            client = Client(self.scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise AdcovError(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from None
+        client = _connect_client(Client, self.scheduler, scheduler_timeout_s())
         self.owned.append(client)
         return client
 
@@ -795,6 +862,9 @@ def coverage_ensemble(
         raise AdcovError(f"samples: expected an integer >= 0, got {samples!r}")
     if not samples and (units is not None or land_only):
         raise AdcovError("units and land_only choose and constrain position samples; give samples >= 1")
+    if max(int(samples), 1) * max(len(modes), 1) > MAX_MEMBERS:  # before the grid is opened or a site sampled
+        raise AdcovError(f"{int(samples):,} samples x {len(modes)} range mode(s) exceed the limit of {MAX_MEMBERS:,} members; "
+                         "choose fewer samples")
     catalog = _catalog_or_default(catalog)
     grid = _open_grid(scenario)
     spec = _grid_spec(scenario, grid)
@@ -1062,8 +1132,15 @@ class WithdrawalSweep:
         return {size: self.most_damaging(size, top, **kwargs) for size in sizes if size in swept}
 
 
-def _subsets(units: Sequence[str], max_withdrawn: int | None) -> list[tuple[int, ...]]:
-    n = len(units)
+#: Rows (subset x layer x altitude) a withdrawal sweep may produce: checked before anything
+#: is computed or allocated (a table of 2^20 subsets x 14 layer-altitudes does not fit).
+MAX_RESULT_ROWS = 2_000_000
+_CSV_BYTES_PER_ROW = 90  # about, for the estimate in the message
+
+
+def _check_sweep_size(n: int, max_withdrawn: int | None, n_layers: int = 1, n_altitudes: int = 1) -> int:
+    """The number of subsets, after refusing sweeps over :data:`MAX_SUBSETS` subsets or
+    :data:`MAX_RESULT_ROWS` result rows (counted, not built)."""
     k = n if max_withdrawn is None else int(max_withdrawn)
     total = sum(math.comb(n, size) for size in range(k + 1))
     if total > MAX_SUBSETS:
@@ -1071,6 +1148,20 @@ def _subsets(units: Sequence[str], max_withdrawn: int | None) -> list[tuple[int,
             f"{total} withdrawal subsets of {n} units (up to {k} withdrawn) exceed the limit of {MAX_SUBSETS}; "
             "choose fewer units or a smaller max_withdrawn"
         )
+    rows = total * max(n_layers, 1) * max(n_altitudes, 1)
+    if rows > MAX_RESULT_ROWS:
+        raise AdcovError(
+            f"{total:,} withdrawal subsets x {n_layers} layer(s) x {n_altitudes} altitude(s) would be {rows:,} result rows "
+            f"(about {rows * _CSV_BYTES_PER_ROW / 2**20:,.0f} MiB of CSV), over the limit of {MAX_RESULT_ROWS:,} rows; "
+            "choose fewer units, a smaller max_withdrawn, or fewer altitudes or layers"
+        )
+    return total
+
+
+def _subsets(units: Sequence[str], max_withdrawn: int | None, n_layers: int = 1, n_altitudes: int = 1) -> list[tuple[int, ...]]:
+    n = len(units)
+    k = n if max_withdrawn is None else int(max_withdrawn)
+    _check_sweep_size(n, max_withdrawn, n_layers, n_altitudes)
     return [combo for size in range(k + 1) for combo in itertools.combinations(range(n), size)]
 
 
@@ -1106,7 +1197,7 @@ def sweep_from_masks(
     """
     if len(units) > 63:
         raise AdcovError(f"a withdrawal sweep takes at most 63 units, got {len(units)}")
-    index_subsets = _subsets(units, max_withdrawn)
+    index_subsets = _subsets(units, max_withdrawn, len(layers), len(altitudes_m))
     subsets = [tuple(units[i] for i in combo) for combo in index_subsets]
     withdrawn_bits = np.array([sum(1 << i for i in combo) for combo in index_subsets], dtype=np.uint64)
     keep = ~withdrawn_bits
@@ -1188,7 +1279,7 @@ def withdrawal_sweep(
     max_withdrawn = _check_max_withdrawn(max_withdrawn, len(chosen))
     if len(chosen) > 63:
         raise AdcovError(f"units: a withdrawal sweep takes at most 63 units, got {len(chosen)}")
-    _subsets(chosen, max_withdrawn)  # fail fast on too many subsets
+    _check_sweep_size(len(chosen), max_withdrawn, len(layers), len(altitudes))  # before any work
     catalog = _catalog_or_default(catalog)
     grid = _open_grid(scenario)
     spec = _grid_spec(scenario, grid)
@@ -1255,6 +1346,7 @@ def withdrawal_sweep_coverage(
     if len(set(chosen)) != len(chosen) or not chosen:
         raise AdcovError(f"units: expected distinct unit ids; valid: {', '.join(coverage.unit_ids)}")
     max_withdrawn = _check_max_withdrawn(max_withdrawn, len(chosen))
+    _check_sweep_size(len(chosen), max_withdrawn, len(layers), len(altitudes))
     masks = coverage_masks(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=altitude_ref)
     subsets, covered, lost = sweep_from_masks(
         masks, coverage.grid, all_units=coverage.unit_ids, units=list(chosen), max_withdrawn=max_withdrawn,

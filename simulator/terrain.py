@@ -1,4 +1,4 @@
-"""Terrain: a digital elevation model read from any GDAL raster.
+"""Terrain: a digital elevation model read from a local raster (DTED, SRTM, GeoTIFF, ERDAS, VRT).
 
 This is the only module of adcov that reads or writes rasters (rasterio; the writer is
 :func:`write_geotiff`). Everything else receives a :class:`Terrain`: an immutable float32
@@ -6,7 +6,7 @@ grid of terrain elevation above mean sea level [m] with its cell-corner affine t
 CRS, plus coordinate conversions and bilinear sampling.
 
 :func:`open_terrain` reads a file, a folder of tiles or a list of both (DTED ``.dt0/.dt1/.dt2``,
-SRTM ``.hgt``, GeoTIFF, VRT, ERDAS ``.img`` or anything else GDAL opens), mosaics several
+SRTM ``.hgt``, GeoTIFF, VRT, ERDAS ``.img``: :mod:`simulator.terrain_safety` says what is opened), mosaics several
 rasters into one grid (``rasterio.merge``) and resolves voids explicitly by a stated policy:
 
 ``"fill"`` (default)
@@ -64,6 +64,7 @@ from affine import Affine
 from rasterio.enums import MaskFlags, Resampling
 
 from simulator.errors import OutsideTerrainError, TerrainError
+from simulator.terrain_safety import ALLOWED_SUFFIXES, GDAL_NO_NETWORK, check_terrain_file
 
 __all__ = [
     "FILL_MAX_SEARCH_CELLS",
@@ -81,7 +82,7 @@ VOID_POLICIES: tuple[str, ...] = ("fill", "sea", "error")
 
 #: File suffixes (case-insensitive) taken from a folder given to :func:`open_terrain`.
 #: An explicitly named file may have any suffix GDAL understands.
-RASTER_SUFFIXES: tuple[str, ...] = (".dt0", ".dt1", ".dt2", ".hgt", ".tif", ".tiff", ".vrt", ".img")
+RASTER_SUFFIXES: tuple[str, ...] = ALLOWED_SUFFIXES
 
 #: Cell values that are voids whatever the raster's nodata says: DTED (-32767) and SRTM
 #: (-32768) void markers. No real terrain is that low. [m]
@@ -682,7 +683,8 @@ def open_terrain(paths, *, void_policy: str = "fill") -> Terrain:
     Parameters
     ----------
     paths : str, os.PathLike, or iterable of them
-        A raster file (any GDAL format: GeoTIFF, DTED, SRTM ``.hgt``, VRT, ...), a folder
+        A raster file (GeoTIFF, DTED, SRTM ``.hgt``, ERDAS ``.img``, VRT; see
+        :mod:`simulator.terrain_safety`), a folder
         (every file with a suffix in :data:`RASTER_SUFFIXES`, searched recursively, in sorted
         path order), or a list of files and folders. A folder holding both tiles and a VRT of
         them reads the tiles twice (harmless, but slower): name the VRT alone instead.
@@ -756,6 +758,9 @@ def _expand_paths(paths) -> tuple[Path, ...]:
     files: list[Path] = []
     for item in items:
         path = Path(item).expanduser()
+        if not path.is_dir():
+            files.append(check_terrain_file(item))  # local regular raster files only (terrain_safety)
+            continue
         if not path.exists():
             raise TerrainError(f"terrain path {path} does not exist (expected a raster file or a folder of rasters)")
         path = path.resolve()
@@ -803,7 +808,14 @@ def _read_terrain(files: tuple[Path, ...], void_policy: str) -> Terrain:
 
 @contextlib.contextmanager
 def _open_dataset(path: Path):
-    """Open a raster read-only and check it is usable terrain; TerrainError otherwise."""
+    """Open a raster read-only and check it is usable terrain; TerrainError otherwise.
+
+    The path is checked first (:func:`simulator.terrain_safety.check_terrain_file`: a local
+    regular raster file, VRT sources included) and GDAL runs with network access off for as
+    long as the dataset is open (a VRT opens its sources when they are read)."""
+    check_terrain_file(path)
+    env = rasterio.Env(**GDAL_NO_NETWORK)
+    env.__enter__()
     try:
         # rasterio warns (NotGeoreferencedWarning) while opening a raster without a
         # geotransform; that case is reported below as a TerrainError instead.
@@ -812,7 +824,11 @@ def _open_dataset(path: Path):
             ds = rasterio.open(path)
             transform = ds.transform
     except rasterio.errors.RasterioError as exc:
+        env.__exit__(None, None, None)
         raise TerrainError(f"terrain file {path} cannot be read by GDAL: {exc}") from exc
+    except BaseException:
+        env.__exit__(None, None, None)
+        raise
     try:
         if ds.count < 1:
             raise TerrainError(f"terrain file {path} has no raster band (expected band 1 = elevation [m])")
@@ -831,6 +847,8 @@ def _open_dataset(path: Path):
                 f"terrain file {path} has a rotated geotransform {tuple(transform)[:6]}; "
                 "expected north-up cells (warp it first, e.g. gdalwarp)"
             )
+        if ds.crs.is_geographic:
+            _check_longitudes(path, ds.bounds, abs(transform.a))
         units = (ds.units[0] or "").strip().lower()
         if units not in _METRE_UNITS:
             raise TerrainError(
@@ -840,6 +858,20 @@ def _open_dataset(path: Path):
         yield ds
     finally:
         ds.close()
+        env.__exit__(None, None, None)
+
+
+def _check_longitudes(path, bounds, cell_deg: float) -> None:
+    """Refuse a geographic raster whose longitudes run past ±180° (across the antimeridian):
+    sites, rays and cells are placed with longitudes in [-180, 180], so half of such a DEM
+    would silently read as beyond range. A point-registered tile may overhang by a cell."""
+    west, east = bounds.left, bounds.right
+    if west < -180.0 - cell_deg - 1e-9 or east > 180.0 + cell_deg + 1e-9:
+        raise TerrainError(
+            f"terrain file {path} spans longitudes {west:.4f} to {east:.4f}°, across the antimeridian (±180°); "
+            "adcov places everything in [-180, 180]° and does not support terrain across it yet: "
+            "use a projected CRS that covers the area (e.g. gdalwarp -t_srs EPSG:3832, or a UTM zone)"
+        )
 
 
 def _void_cells(values: np.ndarray, masked: np.ndarray | None) -> np.ndarray:
@@ -989,7 +1021,11 @@ def write_geotiff(
     """Write a single-band GeoTIFF atomically (temporary file in the same folder, then rename).
 
     The one raster writer of adcov, so rasters stay in this module. A crash or Ctrl-C leaves
-    either the previous file or the complete new one, never half a file.
+    either the previous file or the complete new one, never half a file. GDAL encodes the file
+    in memory (``/vsimem``) and it is read back and compared with ``array`` (NaN-aware); Python
+    then writes the bytes to a ``.adcov-tmp-*`` sibling, reads them back and renames it into
+    place. So a full disk or any other failed write raises (with the OS message) and leaves the
+    previous file: GDAL itself only reports write errors on stderr and closes a truncated file.
 
     Parameters
     ----------
@@ -1016,9 +1052,12 @@ def write_geotiff(
     Raises
     ------
     TerrainError
-        The array is not 2-D, or GDAL cannot write the file (its message is included).
+        The array is not 2-D, or the file cannot be written (GDAL's or the OS message is
+        included); ``path`` then keeps its previous content and no temporary file is left.
     """
     path = Path(path)
+    if not path.name or path.name in (".", ".."):
+        raise TerrainError(f"cannot write GeoTIFF {str(path)!r}: expected a file name")
     array = np.asarray(array)
     if array.ndim != 2:
         raise TerrainError(f"cannot write {path}: expected a 2-D grid (rows, cols), got shape {array.shape}")
@@ -1037,18 +1076,37 @@ def write_geotiff(
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     if nodata is not None:
         profile["nodata"] = nodata
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    from rasterio.io import MemoryFile
+    from rasterio.windows import Window
+
+    from simulator.fileio import shown_path, write_bytes_atomically
+
     try:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(array, 1)
-            if tags:
-                ds.update_tags(**tags)
-        os.replace(tmp, path)
-    except (rasterio.errors.RasterioError, OSError) as exc:
-        raise TerrainError(f"cannot write GeoTIFF {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        with MemoryFile(ext=".tif") as memory:
+            with memory.open(**profile) as ds:
+                ds.write(array, 1)
+                if tags:
+                    ds.update_tags(**tags)
+            # read back in bands of whole 256-row tiles (~16 MB): a second copy of a large grid is not needed
+            band_rows = max(256, (1 << 24) // max(cols * array.itemsize, 1) // 256 * 256)
+            with memory.open() as ds:
+                same = ds.shape == array.shape and ds.dtypes[0] == array.dtype.name
+                for row in range(0, rows, band_rows) if same else ():
+                    written = ds.read(1, window=Window(0, row, cols, min(band_rows, rows - row)))
+                    expected = np.ascontiguousarray(array[row:row + band_rows])
+                    if not (np.array_equal(written.reshape(-1).view(np.uint8), expected.reshape(-1).view(np.uint8))  # bit for bit
+                            or np.array_equal(written, expected, equal_nan=expected.dtype.kind in "fc")):  # e.g. byte order
+                        same = False
+                        break
+            if not same:
+                raise TerrainError(f"cannot write GeoTIFF {shown_path(path)}: GDAL's encoding does not read back as the grid written")
+            write_bytes_atomically(path, memoryview(memory.getbuffer()), verify=True)
+    except rasterio.errors.RasterioError as exc:
+        raise TerrainError(f"cannot write GeoTIFF {shown_path(path)}: {exc}") from exc
+    except TerrainError:
+        raise
+    except OSError as exc:
+        raise TerrainError(f"cannot write GeoTIFF {shown_path(path)}: {exc.strerror or exc}") from exc
     return path
 
 

@@ -24,6 +24,9 @@ from simulator.cli import main
 from simulator.errors import CatalogError, UnknownSystemError
 
 REFERENCE_SHEET = Path("/work/shared/reference/systems_published.yaml")
+# A byte-identical copy of /work/shared/reference/systems_published_addendum.yaml (2026-12-03), kept in
+# the repository so these tests never depend on /work/shared.
+ADDENDUM = Path(__file__).resolve().parent / "reference" / "systems_published_addendum.yaml"
 PACKAGED = Path(__file__).resolve().parents[1] / "simulator" / "data" / "catalog.yaml"
 COASTAL_ANTI_SHIP_IDS = ("bastion_p", "bal")
 # Published figures are given to 0.1 km / 1 m; converted values agree with the sheet to this.
@@ -40,6 +43,11 @@ def reference_sheet() -> dict:
     if not REFERENCE_SHEET.exists():
         pytest.skip(f"reference sheet not available at {REFERENCE_SHEET}")
     return yaml.safe_load(REFERENCE_SHEET.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def addendum() -> dict:
+    return yaml.safe_load(ADDENDUM.read_text(encoding="utf-8"))
 
 
 def all_quantities(catalog: Catalog):
@@ -183,9 +191,10 @@ def test_every_figure_of_the_sheet_carries_over(catalog, reference_sheet):
                 assert (figure["source"], expected) in carried, f"{entry['id']}: {figure}"
 
 
-def test_copied_sources_match_the_sheet(catalog, reference_sheet):
+def test_copied_sources_match_the_sheet(catalog, reference_sheet, addendum):
+    """Every catalog source is a copy of a source of the sheet or of its addendum."""
     for source in catalog.sources.values():
-        original = reference_sheet["sources"][source.id]
+        original = reference_sheet["sources"].get(source.id) or addendum["sources"][source.id]
         assert source.title == original["title"]
         assert source.publisher == original["publisher"]
         assert source.date == str(original["date"])
@@ -210,9 +219,11 @@ def test_s400_max_altitude_figures_include_30_km(catalog):
 
 
 def test_tor_m2_max_range_spread(catalog):
+    # The addendum adds three 12 km reports (two of them tier B) and Forbes' 7 mi (11.27 km);
+    # the 15 km figures are all tier C/D, so 12 km is now the nominal.
     quantity = catalog.get("Tor-M2").weapons[0].max_range_km
-    assert (quantity.spread_min, quantity.spread_max) == (12, 15)
-    assert quantity.nominal == 15
+    assert (quantity.spread_min, quantity.spread_max) == (11.27, 15)
+    assert quantity.nominal == 12
 
 
 def test_nasams_outlier_listed_but_not_nominal(catalog):
@@ -231,9 +242,201 @@ def test_envelope_band_low_end_is_a_minimum_range(catalog):
 def test_system_summaries(catalog):
     s300v4 = catalog.get("s300v4")
     assert s300v4.max_engagement_range_km == 400
-    assert not s300v4.detection_range_km.known
+    assert s300v4.detection_range_km.nominal == 500  # 9S15MD, tier D only (addendum)
     assert catalog.get("s400").detection_range_km.nominal == 600
     assert catalog.get("thaad").max_engagement_range_km is None  # ballistic only
+
+
+# ------------------------------------------------------------------------- against the addendum
+#: Addendum field name -> catalog quantity name. Envelope names (WEAPON_QUANTITIES, SENSOR_QUANTITIES)
+#: are attributes of the weapon / sensor; the others are `other_figures` entries.
+ADDENDUM_FIELD_TO_QUANTITY = {
+    "max_range_aircraft_km": "max_range_km",
+    "max_range_ballistic_km": "max_range_ballistic_km",
+    "min_target_altitude_m": "min_target_altitude_m",
+    "max_target_altitude_m": "max_target_altitude_m",
+    "detection_range_km": "detection_range_km",
+    "max_target_speed_m_s": "max_target_speed_m_s",
+    "max_target_altitude_ballistic_m": "max_target_altitude_ballistic_m",
+    "simultaneous_targets": "simultaneous_targets",
+    "control_zone_radius_km": "control_zone_radius_km",
+    "max_search_altitude_km": "max_search_altitude_km",
+    "tracked_targets": "tracked_targets",
+}
+#: Where an addendum system-level field (no `weapon.` / `sensor.` prefix) goes: the weapon that holds
+#: the system's claims, or None for the system's own `other_figures`.
+ADDENDUM_SYSTEM_LEVEL_WEAPON = {
+    "s300v4": "s300v4_system",
+    "s300v_vm": "s300vm_system",
+    "s400": "s400_system",
+    "tor_m2": "tor_m2_9m338",
+    "buk_m3": "buk_m3_9m317m",
+    "antey4000": None,
+    "pantsir_s1": None,
+    "buk_m2": None,
+}
+#: (system id, addendum field key) of bands whose low end is a minimum (catalog rule): the band's top
+#: stays, its low end is a figure of this other quantity of the same holder.
+ADDENDUM_BAND_LOW_END_MOVED = {("s400", "max_target_altitude_ballistic_m"): "min_target_altitude_ballistic_m"}
+
+
+def addendum_entries(addendum: dict, *, usable: bool):
+    """(system id, field key, entry) for each addendum figure, usable or `usable: false` ones."""
+    for system_id, fields in addendum["figures"].items():
+        if system_id in COASTAL_ANTI_SHIP_IDS:
+            continue
+        for key, entries in fields.items():
+            for entry in entries:
+                if (entry.get("usable", True) is not False) == usable:
+                    yield system_id, key, entry
+
+
+def addendum_location(catalog: Catalog, system_id: str, key: str):
+    """The catalog quantities an addendum field key maps to: (where, quantity, holder's other figures)."""
+    system = catalog.systems[system_id]
+    parts = key.split(".")
+    if parts[0] == "sensor":
+        _, sensor_id, field = parts
+        name = ADDENDUM_FIELD_TO_QUANTITY[field]
+        sensor = next(s for s in system.sensors if s.id == sensor_id)
+        if name in SENSOR_QUANTITIES:
+            return f"sensors.{sensor_id}.{name}", getattr(sensor, name), system.other_figures
+        # sensors carry only SENSOR_QUANTITIES; their other figures sit at system level
+        return f"other_figures.{sensor_id}_{name}", system.other_figures.get(f"{sensor_id}_{name}"), system.other_figures
+    if parts[0] == "weapon":
+        _, weapon_id, field = parts
+    else:
+        (field,) = parts
+        weapon_id = ADDENDUM_SYSTEM_LEVEL_WEAPON[system_id]
+    name = ADDENDUM_FIELD_TO_QUANTITY[field]
+    if weapon_id is None:
+        assert name not in WEAPON_QUANTITIES, f"{system_id}.{key}: an envelope figure needs a weapon"
+        return f"other_figures.{name}", system.other_figures.get(name), system.other_figures
+    weapon = next(w for w in system.weapons if w.id == weapon_id)
+    if name in WEAPON_QUANTITIES:
+        return f"weapons.{weapon_id}.{name}", getattr(weapon, name), weapon.other_figures
+    return f"weapons.{weapon_id}.other_figures.{name}", weapon.other_figures.get(name), weapon.other_figures
+
+
+def _same_figure(figure, entry, *, value, value_low) -> bool:
+    return (
+        figure.source_id == entry["source"]
+        and figure.unit == entry["unit"]
+        and figure.qualifier == entry["qualifier"]
+        and figure.as_published == entry["as_published"]
+        and figure.converted_from == entry.get("converted_from")
+        and isinstance(figure.value, float)
+        and math.isclose(figure.value, float(value))
+        and (figure.value_low is None if value_low is None else
+             figure.value_low is not None and math.isclose(figure.value_low, float(value_low)))
+    )
+
+
+def test_every_usable_addendum_figure_is_in_the_catalog(catalog, addendum):
+    """Each usable addendum figure sits, with its value(s), unit, qualifier, text and source, where it belongs."""
+    assert set(ADDENDUM_SYSTEM_LEVEL_WEAPON) == set(addendum["figures"]) - set(COASTAL_ANTI_SHIP_IDS)
+    missing = []
+    folded = 0
+    for system_id, key, entry in addendum_entries(addendum, usable=True):
+        assert system_id in catalog.systems, f"addendum system {system_id!r} is not in the catalog"
+        where, quantity, other_figures = addendum_location(catalog, system_id, key)
+        label = f"{system_id}.{where}: {entry}"
+        if quantity is None:
+            missing.append(label)
+            continue
+        assert quantity.known, label  # a reported number always gives a nominal
+        moved_to = ADDENDUM_BAND_LOW_END_MOVED.get((system_id, key))
+        if moved_to is None:
+            found = any(_same_figure(f, entry, value=entry["value"], value_low=entry.get("value_low"))
+                        for f in quantity.figures)
+        else:
+            low = other_figures.get(moved_to)
+            found = (any(_same_figure(f, entry, value=entry["value"], value_low=None) for f in quantity.figures)
+                     and low is not None
+                     and any(f.source_id == entry["source"] and f.as_published == entry["as_published"]
+                             and math.isclose(f.value, float(entry["value_low"])) for f in low.figures))
+        if found:
+            folded += 1
+        else:
+            missing.append(label)
+    assert missing == []
+    assert folded == 88  # 90 addendum figures, 2 of them `usable: false`
+
+
+def test_addendum_sources_used_by_the_catalog_are_copied_with_their_tier(catalog, addendum):
+    cited = {entry["source"] for _, _, entry in addendum_entries(addendum, usable=True)}
+    used = {source_id for system in catalog for source_id in system.source_ids}
+    assert cited <= used
+    for source_id in sorted(used & set(addendum["sources"])):
+        source, original = catalog.sources[source_id], addendum["sources"][source_id]
+        assert source.confidence == original["confidence"], source_id
+        for name in ("title", "publisher", "address", "language", "note", "via"):
+            assert getattr(source, name) == original.get(name), f"{source_id}.{name}"
+        assert source.date == str(original["date"]), source_id
+
+
+def test_unusable_addendum_figures_never_appear_as_catalog_figures(catalog, addendum):
+    unusable = list(addendum_entries(addendum, usable=False))
+    assert len(unusable) == 2
+    for system_id, key, entry in unusable:
+        printed = {float(entry["value"])} | ({float(entry["value_low"])} if "value_low" in entry else set())
+        for system, where, quantity in all_quantities(catalog):
+            for figure in quantity.figures:
+                assert figure.as_published != entry["as_published"], f"{system.id}.{where}"
+                if figure.source_id == entry["source"]:
+                    assert figure.value not in printed and figure.value_low not in printed, f"{system.id}.{where}"
+        assert "usable: false" in catalog.systems[system_id].notes  # mentioned in notes only
+
+
+def test_spread_spans_every_reported_value(catalog, addendum):
+    """For every quantity, including each one the addendum touched: spread == [min, max] of its values."""
+    touched = {(system_id, addendum_location(catalog, system_id, key)[0])
+               for system_id, key, _ in addendum_entries(addendum, usable=True)}
+    checked = set()
+    for system, where, quantity in all_quantities(catalog):
+        values = [v for f in quantity.figures for v in (f.value, f.value_low) if isinstance(v, float)]
+        if not values:
+            continue
+        assert any(math.isclose(quantity.nominal, v) for v in values), f"{system.id}.{where}"
+        if math.isclose(min(values), max(values)):
+            assert quantity.spread_min is None and quantity.spread_max is None, f"{system.id}.{where}"
+        else:
+            assert (quantity.spread_min, quantity.spread_max) == (min(values), max(values)), f"{system.id}.{where}"
+        checked.add((system.id, where))
+    assert touched <= checked
+
+
+def test_addendum_leaves_unknowns_unknown(catalog):
+    s300v4 = catalog.get("s300v4")
+    for weapon in s300v4.weapons:
+        for name in ("min_range_km", "min_target_altitude_m", "max_target_altitude_m"):
+            assert not getattr(weapon, name).known, f"{weapon.id}.{name}"
+    s400 = catalog.get("s400")
+    assert not any(w.min_range_km.known for w in s400.weapons)  # "40-400 km" is not a minimum range
+    radars = {sensor.id: sensor for sensor in s400.sensors}
+    assert not radars["s400_91n6e"].detection_range_km.known  # the 600-1,000 km figures name no radar
+    assert radars["s400_detection_unspecified"].detection_range_km.nominal == 600
+    for system in catalog:
+        for sensor in system.sensors:
+            assert not sensor.antenna_height_m.known, f"{system.id}.{sensor.id}"
+
+
+def test_addendum_nominals(catalog):
+    s300v4 = catalog.get("s300v4")
+    assert {w.id: w.max_range_km.nominal for w in s300v4.weapons} == {
+        "s300v4_system": 400, "s300v4_9m82md": 400, "s300v4_9m82m": 250, "s300v4_9m83m": 150}
+    assert {s.id: s.detection_range_km.nominal for s in s300v4.sensors} == {
+        "s300v4_9s15": 500, "s300v4_9s19": 400, "s300v4_9s32": 400, "s300v4_9a83m_illuminator": 400}
+    antey = catalog.get("antey4000")
+    assert antey.max_engagement_range_km == 380 and antey.detection_range_km.nominal == 500
+    assert catalog.get("s300v_vm").max_engagement_range_km == 250
+    s400 = catalog.get("s400")
+    assert s400.max_engagement_range_km == 400
+    assert {w.id: w.max_range_km.nominal for w in s400.weapons} == {
+        "s400_system": 400, "s400_40n6": 400, "s400_48n6": 257.5, "s400_9m96": 120}
+    assert s400.weapons[0].min_target_altitude_m.nominal == 5
+    assert catalog.get("pantsir_s1").detection_range_km.nominal == 40
+    assert catalog.get("pantsir_s1").weapons[0].max_target_altitude_m.spread_min == 10000
 
 
 # --------------------------------------------------------------------------------------- lookup
@@ -249,6 +452,8 @@ def test_system_summaries(catalog):
         ("tor m2", "tor_m2"),
         ("S-400 Triumf", "s400"),
         ("FD-2000", "hq9"),  # name without its "(export)" remark
+        ("Antey-4000", "antey4000"),  # kept apart from the S-300V4 (addendum)
+        ("Antey-2500", "s300v_vm"),
     ],
 )
 def test_get_accepts_ids_and_names(catalog, name, system_id):
@@ -455,7 +660,7 @@ def test_cli_one_system_json(capsys):
     assert main(["systems", "tor m2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["id"] == "tor_m2"
-    assert data["weapons"][0]["max_range_km"]["spread"] == [12, 15]
+    assert data["weapons"][0]["max_range_km"]["spread"] == [11.27, 15]
 
 
 def test_cli_unknown_system_exits_2_with_suggestions(capsys):

@@ -175,7 +175,7 @@ def expected_run_files(coverage, layers, altitudes, ref="msl") -> set[str]:
     for layer in layers:
         files.add(f"rasters/floor_{layer}_combined.tif")
         for uid in coverage.unit_ids:
-            files |= {f"rasters/floor_{layer}_{uid}.tif", f"rasters/ceiling_{layer}_{uid}.tif"}
+            files |= {f"rasters/floor_{layer}_unit-{uid}.tif", f"rasters/ceiling_{layer}_unit-{uid}.tif"}
         for alt in altitudes:
             slug = export._altitude_slug(alt)
             files |= {f"maps/{layer}_{slug}_{ref}.png", f"rasters/depth_{layer}_{slug}_{ref}.tif"}
@@ -245,7 +245,7 @@ def test_run_geotiffs_carry_grid_floors_depth_and_tags(run_report):
             expected = np.full(grid.shape, np.nan, np.float32)
             expected[env.window] = np.where(np.isfinite(floor), floor, np.nan)
             combined = np.fmin(combined, expected)
-            with rasterio.open(out / f"rasters/floor_{layer}_{uid}.tif") as ds:
+            with rasterio.open(out / f"rasters/floor_{layer}_unit-{uid}.tif") as ds:
                 assert pyproj.CRS.from_wkt(ds.crs.to_wkt()) == grid.crs
                 assert ds.transform.almost_equals(grid.transform)
                 assert ds.dtypes[0] == "float32" and np.isnan(ds.nodata)
@@ -307,7 +307,7 @@ def expected_comparison_files(result) -> set[str]:
         files.add(f"rasters/{base}_floor_{layer}_combined.tif")
         files.add(f"rasters/{var}_floor_{layer}_combined.tif")
         for uid in result.baseline.unit_ids:
-            files |= {f"rasters/{base}_floor_{layer}_{uid}.tif", f"rasters/{base}_ceiling_{layer}_{uid}.tif"}
+            files |= {f"rasters/{base}_floor_{layer}_unit-{uid}.tif", f"rasters/{base}_ceiling_{layer}_unit-{uid}.tif"}
         for alt in result.altitudes_m:
             slug = f"{export._altitude_slug(alt)}_{result.altitude_ref}"
             files |= {f"maps/{layer}_{slug}.png", f"rasters/{base}_depth_{layer}_{slug}.tif", f"rasters/{var}_depth_{layer}_{slug}.tif",

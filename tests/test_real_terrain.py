@@ -251,9 +251,11 @@ def _scenario_on(folder: Path, hgt: Path, units, **extra) -> Path:
 
 
 def test_a_disk_past_the_terrain_is_refused_naming_the_unit(tmp_path, hgt_folder):
-    units = [{"id": "edge-s300", "system": "s300v4", "lat_deg": 44.5, "lon_deg": 146.5, "range_km": 60}]
+    # Tor-M2 has no published radar range: its 60 km weapon disk is its largest (an S-300V4's
+    # 500 km radar disk would be, whatever its range_km)
+    units = [{"id": "edge-unit", "system": "tor_m2", "lat_deg": 44.5, "lon_deg": 146.5, "range_km": 60}]
     scenario = load_scenario(_scenario_on(tmp_path, hgt_folder, units))
-    with pytest.raises(TerrainError, match=r"unit 'edge-s300': its 60 km nominal disk reaches past the terrain \(west"):
+    with pytest.raises(TerrainError, match=r"unit 'edge-unit': its 60 km nominal disk reaches past the terrain \(west"):
         build_coverage(scenario)
 
 
@@ -292,8 +294,9 @@ def test_disk_fraction_outside_is_zero_for_a_full_disk_grid(hgt_folder):
 
 
 def test_bundled_kurils_cover_the_union_of_both_disks_at_10_km():
-    """No box: at 10 km MSL the coverage reaches the full 400 km disks wherever the radar
-    horizon and the terrain allow. Over a sea-level copy of the same grid (no masking) it is
+    """No box: at 10 km MSL the detection coverage reaches the full radar disks (the S-300V4's
+    500 km 9S15 surveillance radar, cut to about 434 km by the radar horizon of a 10 km target)
+    wherever the horizon and the terrain allow. Over a sea-level copy of the same grid (no masking) it is
     the union of both geodesic disks; over the real DTED0 it is less (volcanoes next to the
     sites mask whole sectors) but far more than the old 143-150 E box allowed."""
     import shapely
@@ -313,7 +316,13 @@ def test_bundled_kurils_cover_the_union_of_both_disks_at_10_km():
     disks = []
     for uid in ("iturup-s300v4", "kunashir-s300v4"):
         u = scenario.unit(uid)
-        lon, lat = UnitDisk(uid, u.lat_deg, u.lon_deg, 400_000.0).edge_lonlat(720)
+        figures = coverage.envelopes[uid].figures
+        # over sea level the disk ends at the radar horizon of a 10 km target where that is
+        # nearer than the radar's range (closed form on the effective earth, k = 4/3)
+        re_m = scenario.k_factor * 6_371_008.8
+        horizon_m = re_m * (math.acos(re_m / (re_m + figures.antenna_height_m)) + math.acos(re_m / (re_m + 10_000.0)))
+        radius_m = min(figures.detection_range_km * 1000.0, horizon_m)
+        lon, lat = UnitDisk(uid, u.lat_deg, u.lon_deg, radius_m).edge_lonlat(720)
         disks.append(Polygon(np.column_stack(to_ea.transform(lon, lat))))
     union_km2 = shapely.union(*disks).area / 1e6
     covered = coverage.covered_km2("detection", 10_000.0)

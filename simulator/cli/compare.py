@@ -21,7 +21,7 @@ from simulator.cli.common import (
     progress_bar,
     with_resolution,
 )
-from simulator.cli.run import load_for_run, print_assumptions
+from simulator.cli.run import check_report_out, load_for_run, print_assumptions
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
@@ -126,7 +126,9 @@ def run_compare(args: argparse.Namespace) -> int:
 
     altitudes = parse_altitudes_m(args.altitudes_m)
     layers = parse_choices(args.layers, LAYERS, "--layers")
-    writer = export_writer() if args.out else None  # fail before computing
+    writer = export_writer() if args.out is not None else None  # fail before computing
+    if writer is not None:
+        check_report_out(args.out, [args.baseline, args.variant])
     scheduler = parse_scheduler(args.scheduler)
     baseline, variant = load_pair(args)
     baseline = with_resolution(baseline, args)
@@ -151,7 +153,7 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         dated = (args.as_of is not None, args.vs_as_of is not None)
         print_comparison(comparison, baseline, variant, args.range_mode, band, dated=dated)
-        if args.out:
+        if writer is not None:
             print(f"report written to {args.out}")
     return 0
 

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     altitudes = parse_altitudes_m(args.altitudes_m)
     layers = parse_choices(args.layers, LAYERS, "--layers")
     scheduler = parse_scheduler(args.scheduler)
+    if args.out is not None:  # before computing; '' is refused, not ignored
+        check_report_out(args.out, [args.scenario])
     scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
     inactive = _inactive_units(scenario)
     if not scenario.units:
@@ -72,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
     result["active_units"] = coverage.unit_ids
     result["inactive_units"] = inactive
     written = []
-    if args.out:
+    if args.out is not None:
         from simulator.export import write_run_report
 
         written = write_run_report(coverage, result, args.out, altitudes_m=altitudes, layers=layers, altitude_ref=args.altitude_ref)
     if args.json:
-        if args.out:
+        if args.out is not None:
             result = {**result, "report_files": [str(p) for p in written]}
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -88,6 +90,21 @@ def run(args: argparse.Namespace) -> int:
             for path in written:
                 print(f"  {path}")
     return 0
+
+
+def check_report_out(out, inputs) -> None:
+    """Refuse an unusable report folder (``--out DIR``) before anything is computed."""
+    from simulator.fileio import check_output_folder
+
+    check_output_folder(out, "--out", inputs=inputs)
+    try:
+        from simulator.export import check_report_folder
+    except ImportError:  # no export module: the writer says so when it is looked up
+        return
+    try:
+        check_report_folder(out)
+    except AdcovError as exc:
+        raise AdcovError(f"--out: {exc}") from None
 
 
 def _inactive_units(scenario) -> list[dict]:

@@ -42,6 +42,7 @@ from simulator.cli.run import load_for_run
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
+from simulator.fileio import TMP_PREFIX, check_output_file, check_output_folder
 
 EPILOG = """\
 examples:
@@ -53,7 +54,6 @@ examples:
 """
 
 DEFAULT_MAX_WITHDRAWN = 2
-EXIT_INTERRUPTED = 130
 
 
 def register(subparsers) -> None:
@@ -141,38 +141,65 @@ class AtomicOutputs:
         """A folder for outputs; one this made is removed again by :meth:`abort` if left empty."""
         folder = Path(folder)
         if not folder.is_dir():
-            folder.mkdir()
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise AdcovError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
             self._made.append(folder)
         return folder
 
     def temp_for(self, final: Path) -> Path:
         final = Path(final)
-        temp = final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
+        temp = final.with_name(f"{TMP_PREFIX}{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{final.suffix}")
         self._pending.append((temp, final))
         return temp
 
     def write_text(self, final: Path, text: str) -> None:
         temp = self.temp_for(final)
-        with open(temp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(temp, "x", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a full disk: ENOSPC, EFBIG, EDQUOT
+            raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
 
     def commit(self) -> list[Path]:
-        done: list[Path] = []
+        """Rename every file into place; on failure the files already renamed are put back as they were."""
+        done: list[tuple[Path, Path | None]] = []
         try:
             for temp, final in self._pending:
+                backup = None
+                if os.path.lexists(final):  # keep the previous file until every rename succeeded
+                    backup = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}.old-{uuid.uuid4().hex[:8]}")
+                    try:
+                        os.link(final, backup, follow_symlinks=False)
+                    except OSError:  # no hard links on this file system: no way back for this one
+                        backup = None
                 os.replace(temp, final)
-                done.append(final)
-        except BaseException:
-            for final in done:
+                done.append((final, backup))
+        except BaseException as exc:
+            for final, backup in reversed(done):
                 with contextlib.suppress(OSError):
-                    os.unlink(final)
+                    if backup is None:
+                        os.unlink(final)
+                    else:
+                        os.replace(backup, final)
+            for _final, backup in done:
+                if backup is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(backup)
             self.abort()
+            if isinstance(exc, OSError):
+                raise AdcovError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
             raise
+        for _final, backup in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(backup)
         self._pending = []
-        self.written = done
-        return done
+        self.written = [final for final, _ in done]
+        return self.written
 
     def abort(self) -> None:
         for temp, _final in self._pending:
@@ -202,7 +229,10 @@ def _write_parquet(outputs: AtomicOutputs, final: Path, columns, rows) -> bool:
     except ImportError:
         return False
     table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
-    pq.write_table(table, str(outputs.temp_for(final)))
+    try:
+        pq.write_table(table, str(outputs.temp_for(final)))
+    except OSError as exc:  # pyarrow's IO errors are OSErrors
+        raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
     return True
 
 
@@ -213,11 +243,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     layers = parse_choices(args.layers, LAYERS, "--layers")
     levels = _levels(args.levels)
     scheduler = _scheduler(args.scheduler)
-    out = Path(args.out)
-    if out.suffix.lower() != ".csv":
+    if args.out and Path(args.out).suffix.lower() != ".csv":
         raise AdcovError(f"--out: {args.out!r} should name a .csv file (other outputs are written next to it)")
-    if not out.parent.is_dir():
-        raise AdcovError(f"--out: folder {str(out.parent)!r} does not exist")
+    out = check_output_file(args.out, "--out", inputs=[args.scenario])
+    check_output_file(out.with_suffix(".parquet"), "--out (its Parquet companion)", inputs=[args.scenario])
     if args.positions is not None and args.positions < 1:
         raise AdcovError(f"--positions: expected an integer >= 1, got {args.positions}")
     if args.seed < 0:
@@ -231,6 +260,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise AdcovError("--land-only applies to position samples; add --positions N")
     if uncertainty and args.max_withdrawn is not None:
         raise AdcovError("--max-withdrawn applies to withdrawal sweeps, not to --positions")
+    if uncertainty:
+        _check_companion_folder(out)
     scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to sweep")
@@ -257,12 +288,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         else:
             parquet = _write_withdrawals(outputs, out, result)
         written = outputs.commit()
-    except KeyboardInterrupt:
-        outputs.abort()
-        print("adcov sweep: interrupted; no output written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BaseException:
-        outputs.abort()
+        outputs.abort()  # an interrupt too: the command reports it (simulator.cli.main)
         raise
     if uncertainty:
         _print_uncertainty(result)
@@ -272,6 +299,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not parquet:
         print("(Parquet skipped: pyarrow is not installed)")
     return 0
+
+
+def _check_companion_folder(out: Path) -> Path:
+    """The folder of the uncertainty outputs (results.csv -> results/), checked like --out."""
+    folder = out.with_suffix("")
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
+    return check_output_folder(folder, "--out (its companion folder)")
 
 
 def _write_withdrawals(outputs: AtomicOutputs, out: Path, result) -> bool:
@@ -289,9 +324,7 @@ def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> boo
     from simulator.sweep import MEMBER_COLUMNS, SAMPLE_COLUMNS, UNCERTAINTY_COLUMNS
     from simulator.terrain import write_geotiff
 
-    folder = out.with_suffix("")  # results.csv -> results/: one folder, not a dozen files beside the CSV
-    if folder.exists() and not folder.is_dir():
-        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
+    folder = _check_companion_folder(out)  # results.csv -> results/: one folder, not a dozen files beside the CSV
     outputs.make_dir(folder)
     grid = result.grid
     ref = "" if result.altitude_ref == "msl" else f"_{result.altitude_ref}"
@@ -300,12 +333,16 @@ def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> boo
         for altitude_m in result.altitudes_m:
             probability = result.probability(layer, altitude_m)
             final = folder / f"p_{layer}_{_altitude_label(altitude_m)}m{ref}.tif"
-            write_geotiff(
-                outputs.temp_for(final), probability, grid.transform, grid.terrain.crs,
-                tags={"quantity": f"probability of {layer} coverage", "altitude_m": f"{altitude_m:g}",
-                      "altitude_ref": result.altitude_ref, "members": str(len(result.members)),
-                      "scenario": result.scenario_name, "units": "1 (fraction of members)"},
-            )
+            temp = outputs.temp_for(final)
+            try:
+                write_geotiff(
+                    temp, probability, grid.transform, grid.terrain.crs,
+                    tags={"quantity": f"probability of {layer} coverage", "altitude_m": f"{altitude_m:g}",
+                          "altitude_ref": result.altitude_ref, "members": str(len(result.members)),
+                          "scenario": result.scenario_name, "units": "1 (fraction of members)"},
+                )
+            except AdcovError as exc:  # its message names the temporary file
+                raise AdcovError(f"--out: {str(exc).replace(str(temp), str(final))} (no output was replaced)") from exc
             for level in levels:
                 geometry = result.polygons_lonlat(layer, altitude_m, level)
                 features.append({

@@ -117,18 +117,53 @@ def _warm_up() -> None:
         pass
 
 
+def _write_together(rasters, transform, crs) -> None:
+    """Write ``(option, name, path, array, nodata)`` rasters: all of them, or none (the previous
+    files stay).
+
+    Each goes to a ``.adcov-tmp-*`` sibling of ``path`` first (GDAL encodes without the GIL:
+    side by side); only when every one is complete are they renamed into place.
+    """
+    import contextlib
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulator.fileio import temp_path_for
+    from simulator.terrain import write_geotiff
+
+    temps = [temp_path_for(path) for _, _, path, _, _ in rasters]
+    try:
+        with ThreadPoolExecutor(max_workers=len(rasters)) as pool:
+            writes = [pool.submit(write_geotiff, tmp, array, transform, crs, nodata=nodata)
+                      for tmp, (_, _, _, array, nodata) in zip(temps, rasters)]
+        for tmp, (option, name, _, _, _), write in zip(temps, rasters, writes):
+            try:
+                write.result()
+            except AdcovError as exc:  # its message names the temporary file
+                raise AdcovError(f"{option}: {str(exc).replace(str(tmp), name)} (no output was replaced)") from exc
+        for (option, name, path, _, _), tmp in zip(rasters, temps):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise AdcovError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc}") from exc
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
 
     from simulator.cli.common import parse_resolution_m
     from simulator.dem import open_dem
-    from simulator.terrain import write_geotiff
+    from simulator.fileio import check_distinct_outputs, check_output_file
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
-    for option, path in (("--out", args.out), ("--floor-out", args.floor_out)):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise AdcovError(f"{option}: folder {str(Path(path).parent)!r} does not exist (create it first)")
+    # symlinks are followed: the rasters go where the links point
+    out = check_output_file(args.out, "--out", inputs=[args.dem])
+    floor_out = check_output_file(args.floor_out, "--floor-out", inputs=[args.dem]) if args.floor_out is not None else None
+    check_distinct_outputs(("--out", out), ("--floor-out", floor_out))
     resolution = args.resolution_m
     if resolution is not None and resolution != "default":
         resolution = parse_resolution_m(resolution)
@@ -142,13 +177,10 @@ def run(args: argparse.Namespace) -> int:
         target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor,
         resolution_m=resolution, with_grid=True,
     )
-    # GDAL writes without the GIL: the two rasters go out side by side
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        writes = [pool.submit(write_geotiff, args.out, visible, grid.transform, terrain.crs, nodata=BEYOND_RANGE)]
-        if args.floor_out:
-            writes.append(pool.submit(write_geotiff, args.floor_out, floor, grid.transform, terrain.crs, nodata=float("nan")))
-        for write in writes:
-            write.result()  # re-raises a TerrainError of either write
+    rasters = [("--out", args.out, out, visible, BEYOND_RANGE)]
+    if floor_out is not None:
+        rasters.append(("--floor-out", args.floor_out, floor_out, floor, float("nan")))
+    _write_together(rasters, grid.transform, terrain.crs)
     import numpy as np
 
     rows, cols = visible.shape
@@ -157,6 +189,6 @@ def run(args: argparse.Namespace) -> int:
     target = f"{args.target_height_m:g} m {args.target_ref.upper()}"
     print(f"wrote {args.out}: visibility of a {target} target, {rows} x {cols} cells "
           f"(uint8: 1 visible, 0 hidden, {BEYOND_RANGE} beyond range); {n_visible:,} of the {n_range:,} cells in range visible")
-    if args.floor_out:
+    if floor_out is not None:
         print(f"wrote {args.floor_out}: lowest visible altitude (float32, m MSL; NaN beyond range), same grid")
     return 0
