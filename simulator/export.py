@@ -1842,6 +1842,28 @@ def marginal_csv(comparison) -> str:
 # ============================================================================ reports
 
 
+def _layers_identical(coverages, altitude_m: float, altitude_ref: str) -> bool:
+    """Whether every unit of every coverage covers the same cells in the detection and the
+    engagement layer at this altitude (then their maps would be the same picture)."""
+    for coverage in coverages:
+        for uid in coverage.unit_ids:
+            detection = coverage.unit_covered_in_window(uid, "detection", altitude_m, altitude_ref)
+            engagement = coverage.unit_covered_in_window(uid, "engagement", altitude_m, altitude_ref)
+            if not np.array_equal(detection, engagement):
+                return False
+    return True
+
+
+def _identical_note(altitudes, altitude_ref: str, name) -> str:
+    """README lines for the detection maps not written because they equal the engagement ones."""
+    return "\n".join(
+        f"maps/{name(a)} is not written: at {_altitude_label(a, altitude_ref)} every unit covers the same cells in the "
+        f"detection and the engagement layer, so it would be identical to maps/{name(a).replace('detection_', 'engagement_', 1)} "
+        "(rasters and tables keep both layers)."
+        for a in altitudes
+    )
+
+
 def _readme(kind_title: str, what: str, files: Sequence[str], lines: Sequence[str]) -> str:
     out = [kind_title, "=" * len(kind_title), "", what, "",
            f"Written by adcov {__version__} on {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", "",
@@ -1925,8 +1947,12 @@ def write_run_report(coverage, summary: dict, out_dir, *, altitudes_m=None, laye
         kml = kml_document(groups, name=f"{name}: coverage", description="Assumptions:\n" + "\n".join(lines))
         stage.write_bytes("coverage.kml", kml)
         stage.write_bytes("coverage.kmz", _kmz_bytes(kml))
+        both = set(layers) == {"detection", "engagement"}
+        identical = [alt for alt in altitudes_m if both and _layers_identical([coverage], alt, altitude_ref)]
         for layer in layers:
             for alt in altitudes_m:
+                if layer == "detection" and alt in identical:
+                    continue  # the engagement map shows the same cells (README.txt says so)
                 render_map_png(stage.path(f"maps/{layer}_{_altitude_slug(alt)}_{altitude_ref}.png"), coverage, layer=layer,
                                altitude_m=alt, altitude_ref=altitude_ref, assumptions=lines)
         rows_by_layer = {layer: [r for r in summary["layers"].get(layer, [])] for layer in layers if summary.get("layers", {}).get(layer)}
@@ -1935,12 +1961,14 @@ def write_run_report(coverage, summary: dict, out_dir, *, altitudes_m=None, laye
                                   title=f"{name}: covered area by target altitude", footer=lines)
         _write_rasters(stage, coverage, "rasters/", layers, altitudes_m, altitude_ref, assumption_tags(lines, assumptions))
         stage.write_text("ASSUMPTIONS.txt", assumptions_text(coverage, assumptions, title=f"Assumptions of the {name} run report"))
-        readme = _readme(f"adcov run report: {name}",
-                         f"Coverage of scenario {name} for layers {', '.join(layers)} at "
-                         f"{', '.join(_altitude_label(a, altitude_ref) for a in altitudes_m)}.",
-                         stage.files + ["README.txt"], lines)
+        what = (f"Coverage of scenario {name} for layers {', '.join(layers)} at "
+                f"{', '.join(_altitude_label(a, altitude_ref) for a in altitudes_m)}.")
+        if identical:
+            what += "\n\n" + _identical_note(identical, altitude_ref, lambda a: f"detection_{_altitude_slug(a)}_{altitude_ref}.png")
+        readme = _readme(f"adcov run report: {name}", what, stage.files + ["README.txt"], lines)
         stage.write_text("README.txt", readme)
-        return stage.commit({"scenario": name, "layers": layers, "altitudes_m": altitudes_m, "altitude_ref": altitude_ref})
+        return stage.commit({"scenario": name, "layers": layers, "altitudes_m": altitudes_m, "altitude_ref": altitude_ref,
+                             "maps_identical_across_layers_m": identical})
     except BaseException:
         stage.abort()
         raise
@@ -2027,8 +2055,11 @@ def write_comparison_report(comparison, out_dir, *, progress=None) -> list[Path]
         stage.write_bytes("comparison.kmz", _kmz_bytes(kml))
 
         subtitle_change = change_text[0].upper() + change_text[1:]
-        n_maps = len(layers) * len(altitudes)
-        for i_map, (layer, alt) in enumerate((la, a) for la in layers for a in altitudes):
+        both = set(layers) == {"detection", "engagement"}
+        identical = [alt for alt in altitudes if both and _layers_identical([baseline, variant], alt, ref)]
+        maps = [(la, a) for la in layers for a in altitudes if not (la == "detection" and a in identical)]
+        n_maps = len(maps)
+        for i_map, (layer, alt) in enumerate(maps):
             step(0.1 + 0.7 * i_map / max(n_maps, 1), f"map {i_map + 1}/{n_maps}: {layer}, {_altitude_label(alt, ref)}")
             change = comparison.change(layer, alt)
             render_map_png(
@@ -2062,11 +2093,13 @@ def write_comparison_report(comparison, out_dir, *, progress=None) -> list[Path]
             f"{', '.join(layers)} at {', '.join(_altitude_label(a, ref) for a in altitudes)}. Lost = covered before, not after; "
             "gained = covered after, not before. marginal.csv ranks the baseline units by what withdrawing only that unit costs. "
             f"comparison.csv columns, in order: {', '.join(COMPARISON_CSV_COLUMNS)}, then depth_km2_before_1..N and "
-            "depth_km2_after_1..N (km² covered by exactly n units before / after; empty = 0).",
+            "depth_km2_after_1..N (km² covered by exactly n units before / after; empty = 0)."
+            + ("\n\n" + _identical_note(identical, ref, lambda a: f"detection_{_altitude_slug(a)}_{ref}.png") if identical else ""),
             stage.files + ["README.txt"], lines,
         )
         stage.write_text("README.txt", readme)
-        return stage.commit({"baseline": names[0], "variant": names[1], "layers": layers, "altitudes_m": altitudes, "altitude_ref": ref})
+        return stage.commit({"baseline": names[0], "variant": names[1], "layers": layers, "altitudes_m": altitudes, "altitude_ref": ref,
+                             "maps_identical_across_layers_m": identical})
     except BaseException:
         stage.abort()
         raise

@@ -178,8 +178,16 @@ def expected_run_files(coverage, layers, altitudes, ref="msl") -> set[str]:
             files |= {f"rasters/floor_{layer}_unit-{uid}.tif", f"rasters/ceiling_{layer}_unit-{uid}.tif"}
         for alt in altitudes:
             slug = export._altitude_slug(alt)
-            files |= {f"maps/{layer}_{slug}_{ref}.png", f"rasters/depth_{layer}_{slug}_{ref}.tif"}
+            files.add(f"rasters/depth_{layer}_{slug}_{ref}.tif")
+            if not (layer == "detection" and set(layers) == {"detection", "engagement"}
+                    and _same_in_both_layers([coverage], alt, ref)):
+                files.add(f"maps/{layer}_{slug}_{ref}.png")  # an identical detection map is not written twice
     return files
+
+
+def _same_in_both_layers(coverages, alt, ref) -> bool:
+    return all(np.array_equal(c.unit_covered(u, "detection", alt, ref), c.unit_covered(u, "engagement", alt, ref))
+               for c in coverages for u in c.unit_ids)
 
 
 # ----------------------------------------------------------------------------- run report
@@ -310,8 +318,11 @@ def expected_comparison_files(result) -> set[str]:
             files |= {f"rasters/{base}_floor_{layer}_unit-{uid}.tif", f"rasters/{base}_ceiling_{layer}_unit-{uid}.tif"}
         for alt in result.altitudes_m:
             slug = f"{export._altitude_slug(alt)}_{result.altitude_ref}"
-            files |= {f"maps/{layer}_{slug}.png", f"rasters/{base}_depth_{layer}_{slug}.tif", f"rasters/{var}_depth_{layer}_{slug}.tif",
+            files |= {f"rasters/{base}_depth_{layer}_{slug}.tif", f"rasters/{var}_depth_{layer}_{slug}.tif",
                       f"rasters/change_{layer}_{slug}.tif"}
+            if not (layer == "detection" and set(result.layers) == {"detection", "engagement"}
+                    and _same_in_both_layers([result.baseline, result.variant], alt, result.altitude_ref)):
+                files.add(f"maps/{layer}_{slug}.png")
     return files
 
 
@@ -568,3 +579,28 @@ def test_kill_at_each_stage_leaves_a_complete_report(synthetic, tmp_path, cache_
 def test_kill_9_at_random_moments_leaves_no_partial_report(synthetic, tmp_path, cache_dir, delay_s):
     scenario, _ = synthetic
     _kill_and_check(scenario, tmp_path, "loop", delay_s, cache_dir)
+
+
+def test_identical_detection_and_engagement_maps_are_written_once(tmp_path):
+    """Tor-M2 has no published radar range: detection = engagement, so each altitude gets one
+    map, and README.txt and the manifest say which detection maps were not written and why."""
+    from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
+
+    from simulator.coverage import build_coverage, summarize
+    from simulator.scenario import load_scenario
+
+    elevation = rough_elevation_m((50, 50), seed=21)
+    terrain = utm_terrain(elevation, 90.0)
+    scenario = load_scenario(write_scenario(tmp_path, elevation, 90.0, [unit_at(terrain, "tor", 25, 25)], name="tor-only"))
+    coverage = build_coverage(scenario)
+    altitudes = [100.0, 1000.0]
+    assert all(_same_in_both_layers([coverage], a, "msl") for a in altitudes)
+    summary = summarize(coverage, layers=["detection", "engagement"], altitudes_m=altitudes, altitude_ref="msl")
+    out = tmp_path / "report"
+    written = export.write_run_report(coverage, summary, out, altitudes_m=altitudes, layers=["detection", "engagement"],
+                                      altitude_ref="msl")
+    names = {p.relative_to(out).as_posix() for p in written}
+    assert "maps/engagement_100m_msl.png" in names and "maps/detection_100m_msl.png" not in names
+    readme = (out / "README.txt").read_text()
+    assert "maps/detection_100m_msl.png is not written" in readme and "identical to maps/engagement_100m_msl.png" in readme
+    assert json.loads((out / "manifest.json").read_text())["maps_identical_across_layers_m"] == altitudes
