@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from simulator.errors import TerrainError
+from simulator.fileio import file_kind
 
 ALLOWED_SUFFIXES: tuple[str, ...] = (".dt0", ".dt1", ".dt2", ".hgt", ".tif", ".tiff", ".vrt", ".img")
 #: Nested VRTs deeper than this are refused (a VRT naming itself would never end).
@@ -84,10 +85,7 @@ def check_terrain_file(path, *, _depth: int = 0, _via: Path | None = None) -> Pa
     except OSError as exc:
         raise TerrainError(f"terrain file {name}{where} cannot be read: {exc.strerror or exc}") from exc
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-        raise TerrainError(f"terrain file {name}{where} is {kind}; expected a regular raster file")
+        raise TerrainError(f"terrain file {name}{where} is a {file_kind(st.st_mode)}; expected a regular raster file")
     if resolved.suffix.lower() not in ALLOWED_SUFFIXES:
         raise TerrainError(
             f"terrain file {name}{where} is not a raster format adcov reads "
