@@ -192,6 +192,10 @@ class EnvelopeCache:
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.npz"
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is stored under ``key`` (not checked: :meth:`get` checks it)."""
+        return self.enabled and os.path.lexists(self._path(key))
+
     def get(self, key: str) -> dict[str, np.ndarray] | None:
         """The arrays stored under ``key``, or None (missing, disabled, or corrupt: deleted)."""
         if not self.enabled:
@@ -238,9 +242,9 @@ class EnvelopeCache:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     payload = {**arrays, "__key__": np.array(key)}
+                    # no fsync: an entry a crash leaves truncated fails its checksum and is
+                    # recomputed; the rename alone keeps readers from partial files
                     np.savez(handle, __checksum__=np.array(_checksum(payload)), **payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 os.replace(tmp_name, path)
                 self.evict(keep=path)
             except BaseException:

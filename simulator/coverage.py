@@ -345,6 +345,23 @@ def site_terrain_m(grid: AnalysisGrid, lat_deg: float, lon_deg: float) -> float:
     return float(np.asarray(grid.terrain.sample_m(np.array([lat_deg]), np.array([lon_deg])))[0])
 
 
+def line_of_sight_key(grid: AnalysisGrid, lat_deg: float, lon_deg: float, antenna_height_m: float,
+                      k_factor: float, max_range_m: float, *, earth_radius_m: float = EARTH_MEAN_RADIUS_M,
+                      plan_range_m: float | None = None) -> str:
+    """The envelope cache's key of one site's line of sight (see :func:`compute_line_of_sight`)."""
+    return cache_key(
+        what="line_of_sight",
+        grid=grid.cache_key,
+        lat_deg=float(lat_deg),
+        lon_deg=float(lon_deg),
+        antenna_height_m=float(antenna_height_m),
+        k_factor=float(k_factor),
+        earth_radius_m=float(earth_radius_m),
+        max_range_m=float(max_range_m),
+        plan_range_m=float(max(plan_range_m or 0.0, max_range_m)),
+    )
+
+
 def compute_line_of_sight(
     grid: AnalysisGrid,
     lat_deg: float,
@@ -357,6 +374,7 @@ def compute_line_of_sight(
     cache: EnvelopeCache | None = None,
     with_ground_range: bool = True,
     plan_range_m: float | None = None,
+    planned: "Callable[[], RayPlan] | None" = None,
 ) -> LineOfSight:
     """Floor of the line of sight from an antenna to every analysis cell within range.
 
@@ -382,6 +400,9 @@ def compute_line_of_sight(
         Range the rays are planned for (their number and lattice), at least ``max_range_m``:
         the same plan for a unit's min, nominal and max published range gives the same floor
         within the shorter range, so a shorter range never covers a cell the longer does not.
+    planned : callable, optional
+        Returns this site's :class:`RayPlan` made ahead (e.g. a future's ``result``, see
+        :func:`build_coverage`); called only when the cache does not answer.
 
     Notes
     -----
@@ -400,17 +421,8 @@ def compute_line_of_sight(
     ground_m = site_terrain_m(grid, lat_deg, lon_deg)
     key = None
     if cache is not None:
-        key = cache_key(
-            what="line_of_sight",
-            grid=grid.cache_key,
-            lat_deg=float(lat_deg),
-            lon_deg=float(lon_deg),
-            antenna_height_m=float(antenna_height_m),
-            k_factor=float(k_factor),
-            earth_radius_m=float(earth_radius_m),
-            max_range_m=float(max_range_m),
-            plan_range_m=float(max(plan_range_m or 0.0, max_range_m)),
-        )
+        key = line_of_sight_key(grid, lat_deg, lon_deg, antenna_height_m, k_factor, max_range_m,
+                                earth_radius_m=earth_radius_m, plan_range_m=plan_range_m)
         hit = cache.get(key)
         if hit is not None:
             meta = hit["meta"]
@@ -426,6 +438,105 @@ def compute_line_of_sight(
                 sample_spacing_m=float(meta[5]),
             )
 
+    if planned is not None:
+        plan = planned()
+    else:
+        plan = plan_line_of_sight(grid, lat_deg, lon_deg, antenna_height_m, k_factor, max_range_m,
+                                  earth_radius_m=earth_radius_m, plan_range_m=plan_range_m, ground_m=ground_m)
+    floor, ground_range = trace_line_of_sight(grid, plan, with_ground_range=with_ground_range)
+    r0, c0, n_rays, spacing_m = plan.row0, plan.col0, plan.n_rays, plan.spacing_m
+    antenna_altitude_m = plan.antenna_altitude_msl_m
+    result = LineOfSight(
+        row0=r0,
+        col0=c0,
+        floor_msl_m=floor,
+        ground_range_m=ground_range,
+        site_terrain_m=ground_m,
+        antenna_altitude_msl_m=antenna_altitude_m,
+        max_range_m=float(max_range_m),
+        n_rays=n_rays,
+        sample_spacing_m=spacing_m,
+    )
+    if cache is not None and key is not None and with_ground_range:
+        cache.put(
+            key,
+            {
+                "floor_msl_m": floor,
+                "ground_range_m": ground_range,
+                "meta": np.array([r0, c0, ground_m, antenna_altitude_m, n_rays, spacing_m], dtype=np.float64),
+            },
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class RayPlan:
+    """Where one site's rays go and what they read: the window of analysis cells they fill,
+    the fan (rays, samples and their spacing tiers), the lattices mapping the site's AEQD
+    frame to the DEM and the cells to AEQD, and the DEM window (read here when it is small,
+    else a sector's wedge at a time by :func:`trace_line_of_sight`).
+
+    Made by :func:`plan_line_of_sight` without numba (pyproj and reads release the GIL), so
+    :func:`build_coverage` plans the next unit in a thread while this one's rays run.
+    """
+
+    row0: int
+    col0: int
+    row1: int
+    col1: int
+    stride: int  # forward lattice: one node every ``stride`` cells
+    forward_x_m: np.ndarray
+    forward_y_m: np.ndarray
+    inverse_row: np.ndarray
+    inverse_col: np.ndarray
+    inverse_origin_y_m: float
+    inverse_origin_x_m: float
+    inverse_step_m: float
+    n_rays: int
+    n_samples: int
+    fine_m: float
+    n_fine: int
+    mid_m: float
+    n_mid: int
+    spacing_m: float
+    knot_m: float
+    reach_m: float
+    dem_cell_m: float
+    max_range_m: float
+    antenna_altitude_msl_m: float
+    effective_radius_m: float
+    terrain_crop_m: np.ndarray
+    frame: SiteFrame
+    dem_window: tuple[int, int, int, int]  # rows r0:r1, columns c0:c1 of the whole fan
+    rays_per_sector: int
+    read_whole: bool  # the whole fan's DEM window is read at once (else a wedge per sector)
+    held_dem: np.ndarray | None  # that window, when the plan read it ahead
+
+
+#: A plan reads its DEM window ahead of the rays when it is at most this large; larger ones
+#: are read by the trace (a plan made ahead must not double the peak memory). [bytes]
+PLAN_READ_AHEAD_BYTES = 64 * 2**20
+
+
+def plan_line_of_sight(
+    grid: AnalysisGrid,
+    lat_deg: float,
+    lon_deg: float,
+    antenna_height_m: float,
+    k_factor: float,
+    max_range_m: float,
+    *,
+    earth_radius_m: float = EARTH_MEAN_RADIUS_M,
+    plan_range_m: float | None = None,
+    ground_m: float | None = None,
+    read_ahead_bytes: int | None = PLAN_READ_AHEAD_BYTES,
+) -> RayPlan:
+    """The :class:`RayPlan` of one site (arguments as :func:`compute_line_of_sight`).
+
+    ``read_ahead_bytes``: read the DEM window now when it is at most this large (``None``:
+    whenever the whole fan's window is read at once anyway)."""
+    if ground_m is None:
+        ground_m = site_terrain_m(grid, lat_deg, lon_deg)
     frame = SiteFrame.for_site(grid.crs, lat_deg, lon_deg)
     source = grid.terrain
     cell_ew_m, cell_ns_m = grid.cell_size_m
@@ -476,9 +587,6 @@ def compute_line_of_sight(
     re_m = effective_radius_m(k_factor, earth_radius_m)
     fx, fy = frame.forward_lattice(grid.transform, r0, c0, r1 - r0, c1 - c0, stride)
     terrain_crop = np.ascontiguousarray(analysis_terrain(grid, r0, r1, c0, c1), dtype=np.float32)
-    # NaN-filled, not empty: a cell no sector filled would read as "not computed", not as junk
-    floor = np.full(terrain_crop.shape, np.nan, dtype=np.float32)
-    ground_range = np.full(terrain_crop.shape if with_ground_range else (0, 0), np.nan, dtype=np.float32)
     # The fan of rays goes in sectors, so that the ray array stays within RAY_MEMORY_BYTES
     # however large the grid (one sector on most grids).
     n_sectors = max(1, math.ceil(4.0 * n_samples * n_rays / RAY_MEMORY_BYTES))
@@ -486,81 +594,84 @@ def compute_line_of_sight(
         # a wedge of 2 pi / n rad spans about (2 / n) of the disk's bounding box or less
         n_sectors = max(n_sectors, min(MAX_DEM_SECTORS, math.ceil(4.0 * window_bytes / DEM_WINDOW_BYTES)))
     rays_per_sector = math.ceil(n_rays / n_sectors / visibility.RAY_BLOCK) * visibility.RAY_BLOCK
-    held = None  # (window, array) read once for the whole fan
-    if in_memory or window_bytes <= DEM_WINDOW_BYTES or rays_per_sector >= n_rays:
-        held = (full_window, source.read_pixels(*full_window))
-    for first_ray in range(0, n_rays, rays_per_sector):
-        n_sector_rays = min(rays_per_sector, n_rays - first_ray)
+    held = None  # the whole fan's DEM window, read once
+    read_whole = in_memory or window_bytes <= DEM_WINDOW_BYTES or rays_per_sector >= n_rays
+    if read_whole and (in_memory or read_ahead_bytes is None or window_bytes <= read_ahead_bytes):
+        held = source.read_pixels(*full_window)
+    return RayPlan(
+        row0=r0, col0=c0, row1=r1, col1=c1, stride=stride, forward_x_m=fx, forward_y_m=fy,
+        inverse_row=inv_row, inverse_col=inv_col, inverse_origin_y_m=origin_y, inverse_origin_x_m=origin_x,
+        inverse_step_m=inv_step_m, n_rays=n_rays, n_samples=n_samples, fine_m=fine_m, n_fine=n_fine, mid_m=mid_m,
+        n_mid=n_mid, spacing_m=spacing_m, knot_m=knot_m, reach_m=reach_m, dem_cell_m=dem_cell_m,
+        max_range_m=float(max_range_m), antenna_altitude_msl_m=antenna_altitude_m, effective_radius_m=re_m,
+        terrain_crop_m=terrain_crop, frame=frame, dem_window=full_window,
+        rays_per_sector=rays_per_sector, read_whole=read_whole, held_dem=held,
+    )
+
+
+def trace_line_of_sight(grid: AnalysisGrid, plan: RayPlan, *, with_ground_range: bool = True):
+    """Run a :class:`RayPlan`'s rays (:mod:`simulator.visibility`): the line-of-sight floor
+    [m MSL] of the plan's window of cells, and their ground range [m] (an empty array
+    without ``with_ground_range``); NaN beyond the plan's ``max_range_m``."""
+    p = plan
+    source = grid.terrain
+    # NaN-filled, not empty: a cell no sector filled would read as "not computed", not as junk
+    floor = np.full(p.terrain_crop_m.shape, np.nan, dtype=np.float32)
+    ground_range = np.full(p.terrain_crop_m.shape if with_ground_range else (0, 0), np.nan, dtype=np.float32)
+    held = p.held_dem
+    if held is None and p.read_whole:
+        held = source.read_pixels(*p.dem_window)
+    for first_ray in range(0, p.n_rays, p.rays_per_sector):
+        n_sector_rays = min(p.rays_per_sector, p.n_rays - first_ray)
         if held is not None:
-            (wr0, wr1, wc0, wc1), dem = held
+            (wr0, wr1, wc0, wc1), dem = p.dem_window, held
         else:
-            wr0, wr1, wc0, wc1 = dem_window(source, frame, reach_m, azimuths_rad=(
-                2.0 * math.pi * first_ray / n_rays, 2.0 * math.pi * (first_ray + n_sector_rays) / n_rays))
+            wr0, wr1, wc0, wc1 = dem_window(source, p.frame, p.reach_m, azimuths_rad=(
+                2.0 * math.pi * first_ray / p.n_rays, 2.0 * math.pi * (first_ray + n_sector_rays) / p.n_rays))
             dem = source.read_pixels(wr0, wr1, wc0, wc1)
         ray_horizon = visibility.ray_horizons(
             dem,
-            np.ascontiguousarray(inv_row - wr0),
-            np.ascontiguousarray(inv_col - wc0),
-            origin_y,
-            origin_x,
-            inv_step_m,
-            n_rays,
+            np.ascontiguousarray(p.inverse_row - wr0),
+            np.ascontiguousarray(p.inverse_col - wc0),
+            p.inverse_origin_y_m,
+            p.inverse_origin_x_m,
+            p.inverse_step_m,
+            p.n_rays,
             first_ray,
             n_sector_rays + 1,  # and the next sector's first ray, which brackets the last cells
-            n_samples,
-            fine_m,
-            n_fine,
-            mid_m,
-            n_mid,
-            spacing_m,
-            knot_m,
-            antenna_altitude_m,
-            re_m,
-            OBSERVER_CELL_FRACTION * dem_cell_m,
+            p.n_samples,
+            p.fine_m,
+            p.n_fine,
+            p.mid_m,
+            p.n_mid,
+            p.spacing_m,
+            p.knot_m,
+            p.antenna_altitude_msl_m,
+            p.effective_radius_m,
+            OBSERVER_CELL_FRACTION * p.dem_cell_m,
         )
         visibility.cell_floors_msl(
             ray_horizon,
-            n_rays,
+            p.n_rays,
             first_ray,
-            fine_m,
-            n_fine,
-            mid_m,
-            n_mid,
-            spacing_m,
-            antenna_altitude_m,
-            re_m,
-            OWN_CELL_FRACTION * dem_cell_m,
-            fx,
-            fy,
-            stride,
-            terrain_crop,
-            float(max_range_m),
+            p.fine_m,
+            p.n_fine,
+            p.mid_m,
+            p.n_mid,
+            p.spacing_m,
+            p.antenna_altitude_msl_m,
+            p.effective_radius_m,
+            OWN_CELL_FRACTION * p.dem_cell_m,
+            p.forward_x_m,
+            p.forward_y_m,
+            p.stride,
+            p.terrain_crop_m,
+            p.max_range_m,
             floor,
             ground_range,
         )
         del ray_horizon, dem
-    del held
-    result = LineOfSight(
-        row0=r0,
-        col0=c0,
-        floor_msl_m=floor,
-        ground_range_m=ground_range,
-        site_terrain_m=ground_m,
-        antenna_altitude_msl_m=antenna_altitude_m,
-        max_range_m=float(max_range_m),
-        n_rays=n_rays,
-        sample_spacing_m=spacing_m,
-    )
-    if cache is not None and key is not None and with_ground_range:
-        cache.put(
-            key,
-            {
-                "floor_msl_m": floor,
-                "ground_range_m": ground_range,
-                "meta": np.array([r0, c0, ground_m, antenna_altitude_m, n_rays, spacing_m], dtype=np.float64),
-            },
-        )
-    return result
+    return floor, ground_range
 
 
 # --------------------------------------------------------------------------- range limits
@@ -775,6 +886,82 @@ def layer_components(names, los: LineOfSight, terrain_m, re_m, limits) -> tuple[
     return tuple(EnvelopeComponent(name, floors[k], ceilings[k]) for k, name in enumerate(names))
 
 
+def unit_max_range_m(figures: UnitFigures) -> float:
+    """A unit's farthest range, sensor or weapon: what its line of sight is computed to. [m]"""
+    return max([figures.detection_range_km or 0.0] + [w.max_range_km for w in figures.weapons]) * 1000.0
+
+
+class _PlanAhead:
+    """Plans the units' rays one unit ahead in a thread while the current unit's rays run.
+
+    Planning is pyproj lattices and DEM reads, which release the GIL; the rays are numba
+    kernels. The first plan also overlaps numba's start-up (loading its cached kernels takes
+    0.5 s once per process). Units the envelope cache already answers get no plan; at most
+    two plans are alive at a time (the current one and the next).
+    """
+
+    def __init__(self, grid: AnalysisGrid, todo: Sequence[UnitFigures], k_factor: float,
+                 plan_ranges_m: dict[str, float], cache: EnvelopeCache | None):
+        self._jobs: list = []
+        for figures in todo:
+            max_range_m = unit_max_range_m(figures)
+            plan_range_m = plan_ranges_m.get(figures.unit_id)
+            if max_range_m <= 0 or (cache is not None and cache.has(line_of_sight_key(
+                    grid, figures.lat_deg, figures.lon_deg, figures.antenna_height_m, k_factor, max_range_m,
+                    plan_range_m=plan_range_m))):
+                self._jobs.append(None)
+                continue
+            self._jobs.append((grid, figures.lat_deg, figures.lon_deg, figures.antenna_height_m, k_factor,
+                               max_range_m, plan_range_m))
+        self._futures: dict = {}
+        self._executor = None
+        if any(job is not None for job in self._jobs):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="adcov-plan")
+            self._submit_from(0)
+            visibility.warm_up()
+
+    def _submit_from(self, index: int) -> None:
+        for i in range(index, len(self._jobs)):
+            job = self._jobs[i]
+            if job is not None:
+                if i not in self._futures:
+                    grid, lat, lon, height, k, max_range_m, plan_range_m = job
+                    self._futures[i] = self._executor.submit(
+                        plan_line_of_sight, grid, lat, lon, height, k, max_range_m, plan_range_m=plan_range_m)
+                return
+
+    def planned(self, index: int):
+        """The plan of ``todo[index]`` (as ``compute_line_of_sight(planned=...)`` takes it),
+        or None; also starts planning the next unit."""
+        future = self._futures.get(index)
+        if self._executor is not None:
+            self._submit_from(index + 1)
+        if future is None:
+            return None
+
+        def result():
+            plan = future.result()
+            self._futures.pop(index, None)  # hold no plan longer than its rays
+            return plan
+
+        return result
+
+    def close(self) -> None:
+        if self._executor is not None:
+            for future in self._futures.values():
+                future.cancel()
+            self._executor.shutdown(wait=True)
+            self._futures.clear()
+
+    def __enter__(self) -> "_PlanAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def build_unit_envelope(
     grid: AnalysisGrid,
     figures: UnitFigures,
@@ -783,11 +970,11 @@ def build_unit_envelope(
     earth_radius_m: float = EARTH_MEAN_RADIUS_M,
     cache: EnvelopeCache | None = None,
     plan_range_m: float | None = None,
+    planned: "Callable[[], RayPlan] | None" = None,
 ) -> UnitEnvelope:
     """Detection and engagement envelopes of one unit (see the module docstring);
-    ``plan_range_m``: see :func:`compute_line_of_sight`."""
-    ranges_km = [figures.detection_range_km or 0.0] + [w.max_range_km for w in figures.weapons]
-    max_range_m = max(ranges_km) * 1000.0
+    ``plan_range_m`` and ``planned``: see :func:`compute_line_of_sight`."""
+    max_range_m = unit_max_range_m(figures)
     if max_range_m <= 0:
         raise AdcovError(f"unit {figures.unit_id}: no range to compute (no detection or weapon range known)")
     los = compute_line_of_sight(
@@ -800,6 +987,7 @@ def build_unit_envelope(
         earth_radius_m=earth_radius_m,
         cache=cache,
         plan_range_m=plan_range_m,
+        planned=planned,
     )
     re_m = effective_radius_m(k_factor, earth_radius_m)
     rows, cols = los.window
@@ -1090,15 +1278,17 @@ def build_coverage(
         else:
             todo.append(figures)
     if scheduler is None:
-        for i, figures in enumerate(todo):
-            if cancel is not None and cancel.cancelled:
-                raise ComputationCancelled("computation cancelled")
-            if progress:
-                reach_km = plans[figures.unit_id] / 1000.0
-                progress(i / max(len(todo), 1),
-                         f"line of sight {i + 1}/{len(todo)}: {figures.unit_id} ({figures.system_name}, {reach_km:g} km)")
-            envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache,
-                                                             plan_range_m=plans[figures.unit_id])
+        with _PlanAhead(grid, todo, scenario.k_factor, plans, cache) as ahead:
+            for i, figures in enumerate(todo):
+                if cancel is not None and cancel.cancelled:
+                    raise ComputationCancelled("computation cancelled")
+                if progress:
+                    reach_km = plans[figures.unit_id] / 1000.0
+                    progress(i / max(len(todo), 1),
+                             f"line of sight {i + 1}/{len(todo)}: {figures.unit_id} ({figures.system_name}, {reach_km:g} km)")
+                envelopes[figures.unit_id] = build_unit_envelope(grid, figures, scenario.k_factor, cache=cache,
+                                                                 plan_range_m=plans[figures.unit_id],
+                                                                 planned=ahead.planned(i))
     elif todo:
         from simulator.sweep import run_tasks
 

@@ -466,6 +466,10 @@ _digest_memo: dict[tuple, str] = {}
 _digest_lock = threading.Lock()
 
 
+#: Files smaller than this are hashed again in each process instead of memoised on disk. [bytes]
+_DIGEST_MEMO_MIN_BYTES = 4 * 2**20
+
+
 def _digest_dir() -> Path:
     from simulator.cache import default_cache_dir
 
@@ -477,6 +481,13 @@ def _file_digest(raster: _Raster) -> str:
     with _digest_lock:
         if key in _digest_memo:
             return _digest_memo[key]
+    if raster.stat[0] < _DIGEST_MEMO_MIN_BYTES:
+        # hashing a small tile (a DTED0 tile is 30 KB) costs less than its memo file
+        with open(raster.path, "rb") as handle:
+            value = hashlib.file_digest(handle, "sha256").hexdigest()
+        with _digest_lock:
+            _digest_memo[key] = value
+        return value
     name = hashlib.sha256(repr(key).encode()).hexdigest()
     memo_path = _digest_dir() / name[:2] / name
     try:

@@ -24,6 +24,7 @@ from functools import cached_property
 
 import numpy as np
 import pyproj
+import pyproj.enums
 from affine import Affine
 
 from simulator.errors import OutsideTerrainError
@@ -325,23 +326,31 @@ def cell_areas_m2(crs: pyproj.CRS, transform: Affine, shape: tuple[int, int]) ->
 
 
 @dataclass(frozen=True)
+class _Inverse:
+    """A transformer run in its inverse direction, with ``transform(x, y)`` like pyproj's."""
+
+    forward: pyproj.Transformer
+
+    def transform(self, x, y):
+        return self.forward.transform(x, y, direction=pyproj.enums.TransformDirection.INVERSE)
+
+
+@dataclass(frozen=True)
 class SiteFrame:
     """Geodesic frame of one site: lattices mapping between the terrain and the site's AEQD."""
 
     lat_deg: float
     lon_deg: float
     to_aeqd: pyproj.Transformer  # terrain CRS -> AEQD metres
-    from_aeqd: pyproj.Transformer  # AEQD metres -> terrain CRS
 
     @classmethod
     def for_site(cls, crs: pyproj.CRS, lat_deg: float, lon_deg: float) -> "SiteFrame":
-        aeqd = aeqd_crs(lat_deg, lon_deg)
-        return cls(
-            lat_deg,
-            lon_deg,
-            pyproj.Transformer.from_crs(crs, aeqd, always_xy=True),
-            pyproj.Transformer.from_crs(aeqd, crs, always_xy=True),
-        )
+        return cls(lat_deg, lon_deg, pyproj.Transformer.from_crs(crs, aeqd_crs(lat_deg, lon_deg), always_xy=True))
+
+    @property
+    def from_aeqd(self) -> "_Inverse":
+        """AEQD metres -> terrain CRS (the same pipeline run backwards: one PROJ set-up per site)."""
+        return _Inverse(self.to_aeqd)
 
     def forward_lattice(self, transform: Affine, row0: int, col0: int, n_rows: int, n_cols: int, stride: int):
         """AEQD (x, y) of the cells ``(row0 + i*stride, col0 + j*stride)`` of a grid. [m]

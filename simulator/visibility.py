@@ -627,3 +627,15 @@ def radar_horizon_m(antenna_height_m, target_height_m, effective_radius_m):
     return math.sqrt(2.0 * effective_radius_m * antenna_height_m) + math.sqrt(
         2.0 * effective_radius_m * target_height_m
     )
+
+
+def warm_up() -> None:
+    """Start numba's compiler context now (about 0.5 s once per process, then every cached
+    kernel loads in milliseconds), so that it runs while another thread does GIL-free work
+    (:class:`simulator.coverage._PlanAhead`). Harmless when numba's internals differ."""
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
+    except Exception:  # noqa: BLE001 - an optimisation only; the first kernel call does the same
+        pass
