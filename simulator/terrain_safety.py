@@ -142,3 +142,36 @@ def _check_vrt(vrt: Path, size: int, depth: int) -> None:
         if element.tag.endswith("Source") and element.tag not in _SOURCE_TAGS and element.tag != "VRTDataset":
             if element.find("SourceFilename") is not None:
                 raise TerrainError(f"terrain VRT {vrt}: source kind <{element.tag}> is refused")
+
+
+def terrain_source_files(path) -> list[Path]:
+    """Every local file a terrain path reads: the file itself and, for a VRT, its sources
+    (recursively, as far as :data:`MAX_VRT_DEPTH`). For output checks: an output must never
+    replace a file the input reads. Unreadable documents contribute what could be read (opening
+    the terrain reports them)."""
+    found: list[Path] = []
+
+    def visit(name, depth: int) -> None:
+        if remote_reason(os.fspath(name)):
+            return
+        resolved = Path(os.fspath(name)).expanduser().resolve()
+        if resolved in found:
+            return
+        found.append(resolved)
+        if resolved.suffix.lower() != ".vrt" or depth >= MAX_VRT_DEPTH:
+            return
+        try:
+            if os.path.getsize(resolved) > MAX_VRT_BYTES or not resolved.is_file():
+                return
+            root = ElementTree.fromstring(resolved.read_bytes())
+        except (ElementTree.ParseError, OSError, ValueError):
+            return
+        for element in root.iter("SourceFilename"):
+            text = (element.text or "").strip()
+            if not text or remote_reason(text):
+                continue
+            relative = element.get("relativeToVRT", "0") == "1" or not os.path.isabs(text)
+            visit((resolved.parent / text) if relative else Path(text), depth + 1)
+
+    visit(path, 0)
+    return found

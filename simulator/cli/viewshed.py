@@ -161,8 +161,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
     # symlinks are followed: the rasters go where the links point
-    out = check_output_file(args.out, "--out", inputs=[args.dem])
-    floor_out = check_output_file(args.floor_out, "--floor-out", inputs=[args.dem]) if args.floor_out is not None else None
+    from simulator.terrain_safety import terrain_source_files
+
+    inputs = [args.dem, *terrain_source_files(args.dem)[1:]]  # a VRT's tiles are inputs too
+    out = check_output_file(args.out, "--out", inputs=inputs)
+    floor_out = check_output_file(args.floor_out, "--floor-out", inputs=inputs) if args.floor_out is not None else None
     check_distinct_outputs(("--out", out), ("--floor-out", floor_out))
     resolution = args.resolution_m
     if resolution is not None and resolution != "default":

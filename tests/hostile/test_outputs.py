@@ -480,3 +480,35 @@ def test_report_on_a_full_disk_fails_and_keeps_the_old_report(command, inputs, t
     assert "report" in line and "File too large" in line
     assert snapshot(tmp_path) == before
     assert leftovers(tmp_path) == []
+
+
+def _vrt_over(tile: Path, vrt: Path) -> None:
+    """A one-band VRT whose single simple source is ``tile`` (relative to the VRT)."""
+    import rasterio
+
+    with rasterio.open(tile) as ds:
+        width, height, gt, crs = ds.width, ds.height, ds.transform.to_gdal(), ds.crs.to_wkt()
+        dtype = {"int16": "Int16", "float32": "Float32", "float64": "Float64"}[ds.dtypes[0]]
+    source = os.path.relpath(tile, vrt.parent)
+    vrt.write_text(
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{crs}</SRS>'
+        f'<GeoTransform>{", ".join(repr(v) for v in gt)}</GeoTransform>'
+        f'<VRTRasterBand dataType="{dtype}" band="1"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="1">{source}</SourceFilename><SourceBand>1</SourceBand>'
+        f'<SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/><DstRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
+        f'</SimpleSource></VRTRasterBand></VRTDataset>'
+    )
+
+
+def test_viewshed_refuses_to_overwrite_a_tile_its_vrt_reads(inputs, tmp_path, capsys):
+    (tmp_path / "tiles").mkdir()
+    tile = _dem_copy(inputs, tmp_path / "tiles")
+    vrt = tmp_path / "mosaic.vrt"
+    _vrt_over(tile, vrt)
+    before = snapshot(tmp_path)
+    for argv in (viewshed_argv(inputs, tile, dem=vrt), viewshed_argv(inputs, tmp_path / "v.tif", "--floor-out", str(tile), dem=vrt)):
+        assert main(argv) == 2
+        line = one_line_error(capsys.readouterr().err)
+        assert "input" in line and "dem.tif" in line
+        assert snapshot(tmp_path) == before
+    assert main(viewshed_argv(inputs, tmp_path / "v.tif", dem=vrt)) == 0, capsys.readouterr().err
