@@ -174,6 +174,11 @@ def _manifest_paths(path: Path) -> set[str]:
     return {e["path"] for e in entries or () if isinstance(e, dict) and isinstance(e.get("path"), str)}
 
 
+#: Files that file managers leave in any folder they show (Finder, Windows Explorer, KDE's
+#: Dolphin): not the user's work, so they do not keep a report from being replaced.
+OS_METADATA_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
+
+
 def _foreign_entries(path: Path) -> list[str]:
     """Files and folders in the report folder ``path`` that its manifest does not list (the
     manifest itself excepted), sorted; a folder holding no listed file is named once, as ``dir/``."""
@@ -187,6 +192,8 @@ def _foreign_entries(path: Path) -> list[str]:
                 relative = prefix + entry.name
                 if relative == MANIFEST_NAME:
                     continue
+                if entry.name in OS_METADATA_FILES and entry.is_file(follow_symlinks=False):
+                    continue  # a file manager's own bookkeeping, rewritten whenever it looks
                 if entry.is_dir(follow_symlinks=False):
                     if relative in listed_dirs:
                         walk(Path(entry.path), relative + "/")

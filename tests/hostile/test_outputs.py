@@ -512,3 +512,18 @@ def test_viewshed_refuses_to_overwrite_a_tile_its_vrt_reads(inputs, tmp_path, ca
         assert "input" in line and "dem.tif" in line
         assert snapshot(tmp_path) == before
     assert main(viewshed_argv(inputs, tmp_path / "v.tif", dem=vrt)) == 0, capsys.readouterr().err
+
+
+def test_file_manager_bookkeeping_does_not_block_replacing_a_report(inputs, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(report_argv("run", inputs, out)) == 0, capsys.readouterr().err
+    (out / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (out / "maps" / "Thumbs.db").write_bytes(b"thumbs")
+    assert main(report_argv("run", inputs, out)) == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    present = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert present == {f["path"] for f in manifest["files"]} | {"manifest.json"}
+    # a folder of that name is not bookkeeping: still the user's, still refused
+    (out / ".DS_Store").mkdir()
+    assert main(report_argv("run", inputs, out)) == 2
+    assert ".DS_Store/" in one_line_error(capsys.readouterr().err)
