@@ -142,6 +142,23 @@ def area_where_positive_m2(values, cell_area_m2):
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
+def _covered_area_m2(n_rows, row0, col0, floor, ceiling, terrain, altitude_m, is_agl, cell_area_m2):
+    """Summed ``cell_area_m2`` (full grid) over a window's cells where ``floor <= h <= ceiling``:
+    the area :func:`area_where_positive_m2` gives for that mask, summed in the same order
+    (row sums, then their sum), without the full-grid mask. [m^2]"""
+    rows, cols = floor.shape
+    row_sums = np.zeros(n_rows)
+    for r in numba.prange(rows):
+        total = 0.0
+        for c in range(cols):
+            h = terrain[r, c] + altitude_m if is_agl else altitude_m
+            if floor[r, c] <= h and h <= ceiling[r, c]:
+                total += cell_area_m2[row0 + r, col0 + c]
+        row_sums[row0 + r] = total
+    return row_sums.sum()
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def area_and_count_by_value(values, cell_area, n_values):
     """Per value ``v < n_values`` of an integer grid: the summed ``cell_area`` and the number
     of cells holding it (rows in parallel; a depth histogram in one pass)."""
@@ -1063,6 +1080,22 @@ class Coverage:
         out[self.envelopes[unit_id].window] = hit
         return out
 
+    def unit_covered_km2(self, unit_id: str, layer: str, altitude_m: float, altitude_ref: str = "msl") -> float:
+        """Area one unit covers (inside the area of interest): ``area_km2(unit_covered(...))``
+        without building the full-grid mask. [km^2]"""
+        _check_choice("layer", layer, LAYERS)
+        _check_choice("altitude_ref", altitude_ref, ALTITUDE_REFS)
+        env = self.envelopes[self._units([unit_id])[0]]
+        components = env.layers[layer]
+        if len(components) != 1:
+            return self.area_km2(self.unit_covered(unit_id, layer, altitude_m, altitude_ref))
+        rows, cols = env.window
+        is_agl = altitude_ref == "agl"
+        comp = components[0]
+        terrain = np.ascontiguousarray(self.grid.elevation_m[env.window], dtype=np.float32) if is_agl else comp.floor_msl_m
+        return float(_covered_area_m2(self.grid.n_rows, rows.start, cols.start, comp.floor_msl_m, comp.ceiling_msl_m,
+                                      terrain, np.float32(altitude_m), is_agl, self.grid.cell_area_m2) / 1e6)
+
     def unit_covered_in_window(self, unit_id: str, layer: str, altitude_m: float, altitude_ref: str = "msl") -> np.ndarray:
         """The cells one unit covers, inside its envelope's window only
         (``grid[envelopes[unit_id].window]``; every covered cell lies there)."""
@@ -1372,12 +1405,12 @@ def summarize(
         rows = []
         for altitude_m in altitudes_m:
             depth = coverage.depth(layer, altitude_m, altitude_ref, ids)
-            by_unit = {uid: coverage.area_km2(coverage.unit_covered(uid, layer, altitude_m, altitude_ref)) for uid in ids}
+            by_unit = {uid: coverage.unit_covered_km2(uid, layer, altitude_m, altitude_ref) for uid in ids}
             rows.append(
                 {
                     "altitude_m": float(altitude_m),
                     "altitude_ref": altitude_ref,
-                    "covered_km2": coverage.area_km2(depth > 0),
+                    "covered_km2": coverage.area_km2(depth),
                     "max_depth": int(depth.max()) if depth.size else 0,
                     "by_unit_km2": by_unit,
                 }

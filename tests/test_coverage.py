@@ -62,6 +62,17 @@ def test_depth_is_the_sum_of_unit_coverages(four_units):
             assert coverage.units_at(r, c, layer, altitude_m, ref) == [u for u, m in zip(coverage.unit_ids, per_unit) if m[r, c]]
 
 
+def test_unit_covered_km2_is_the_area_of_the_unit_mask(four_units):
+    """The summary's per-unit areas come from a kernel over the unit's window: the same
+    number, to the last bit, as the area of the full-grid mask (one- and many-weapon layers)."""
+    coverage, _ = four_units
+    for layer in ("detection", "engagement"):
+        for altitude_m, ref in ((0.0, "msl"), (50.0, "agl"), (800.0, "msl"), (3000.0, "agl"), (9000.0, "msl")):
+            for unit in coverage.unit_ids:
+                expected = coverage.area_km2(coverage.unit_covered(unit, layer, altitude_m, ref))
+                assert coverage.unit_covered_km2(unit, layer, altitude_m, ref) == expected
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     active=st.sets(st.sampled_from(["a", "b", "c", "d"])),
