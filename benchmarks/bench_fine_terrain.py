@@ -11,7 +11,7 @@
    Each folder's ``manifest.json`` holds the generator version and seed: a change regenerates,
    an interrupted generation resumes. Scenarios go to ``scenarios/`` beside the tiles: the
    bundled ``kurils-2020.yaml`` with ``terrain:`` set to a tile folder and no ``area:`` (full
-   nominal disks), Kunashir's S-300V4 alone, and that unit at ``range_km: 100``.
+   nominal disks), Kunashir's S-300V4 alone, and that unit at 100 km (weapons and radar).
 2. Cold ``adcov run SCENARIO --json`` (fresh empty ``ADCOV_CACHE_DIR``), whole process, in
    process and with ``--scheduler local``, on the 1″ tiles, the 3″ tiles and the bundled DTED0
    scenario. Memory: RSS summed over the process tree every 50 ms (Dask workers included;
@@ -262,7 +262,7 @@ def write_scenarios(bench: Path, folders: dict[str, Path], small: bool) -> dict[
     (bench / "scenarios").mkdir(parents=True, exist_ok=True)
     kunashir = [u for u in doc["units"] if u["id"] == "kunashir-s300v4"]
     variants = {f"kurils-{s}": (s, doc["units"]) for s in folders}
-    variants.update({"kunashir-3": ("3", kunashir), "kunashir-100km-1": ("1", [dict(kunashir[0], range_km=100)])})
+    variants.update({"kunashir-3": ("3", kunashir), "kunashir-100km-1": ("1", [dict(kunashir[0], range_km=100, figures={"detection_range_km": 100})])})
     paths = {}
     for name, (s, units) in variants.items():
         if s in folders:

@@ -20,6 +20,7 @@ The rule, stated in every output's assumptions:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,8 +187,50 @@ def plan_grid(source, disks: list[UnitDisk], *, area_bounds_deg=None, resolution
     floor_div = outside_terrain != "sea"  # stay inside the DEM: whole blocks only
     n_rows = max(1, (r1 - r0) // factor if floor_div else math.ceil((r1 - r0) / factor))
     n_cols = max(1, (c1 - c0) // factor if floor_div else math.ceil((c1 - c0) / factor))
+    _check_fits_in_memory(boxes, disks, n_rows * n_cols, factor, max(dem_dx_m, dem_dy_m), rule, prefix)
     area = tuple(float(v) for v in area_bounds_deg) if area_bounds_deg is not None else None
     return AnalysisGrid(source, r0, c0, n_rows, n_cols, area, factor=factor, extent=extent, resolution_rule=rule)
+
+
+#: Memory an analysis cell takes: on the whole grid (cell area, terrain, a depth map), and in
+#: a unit's window while its envelope is built (line-of-sight floor and ground range, the
+#: terrain crop, and per layer a floor and a ceiling per component and their union). [bytes]
+GRID_BYTES_PER_CELL = 14
+UNIT_BYTES_PER_CELL = 48
+#: An analysis that would need more than this fraction of the machine's memory is refused.
+MEMORY_FRACTION = 0.75
+
+
+def _physical_memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None  # not POSIX: no check
+
+
+def _check_fits_in_memory(boxes, disks, grid_cells: int, factor: int, dem_cell_m: float, rule: str, prefix: str) -> None:
+    """Refuse an analysis grid that cannot fit in this machine's memory, before allocating it,
+    naming the largest unit's disk and the coarsest spacing that would fit (an explicit
+    ``resolution_m`` can ask for billions of cells: 1" terrain under a 500 km disk)."""
+    total = _physical_memory_bytes()
+    if not total or not boxes:
+        return
+    sizes = [(b[1] - b[0]) * (b[3] - b[2]) for b, _ in boxes]
+    largest = max(range(len(sizes)), key=sizes.__getitem__)
+    disk_cells = sizes[largest] / factor**2
+    needed = GRID_BYTES_PER_CELL * grid_cells + UNIT_BYTES_PER_CELL * disk_cells
+    budget = MEMORY_FRACTION * total
+    if needed <= budget:
+        return
+    fits = factor * math.ceil(math.sqrt(needed / budget))
+    disk = disks[largest]
+    raise AdcovError(
+        f"{prefix}{rule}: the analysis grid would hold {grid_cells:,} cells ({disk_cells:,.0f} in the "
+        f"{disk.radius_m / 1000:g} km disk of unit {disk.unit_id!r}), about {needed / 2**30:.0f} GiB while that unit's "
+        f"envelope is built; this machine has {total / 2**30:.0f} GiB. Give resolution_m {math.ceil(fits * dem_cell_m):g} "
+        "(metres) or coarser, or leave resolution_m out (the default rule keeps every disk within "
+        f"{DISK_CELL_BUDGET:,} cells)"
+    )
 
 
 def disk_fraction_outside(grid: AnalysisGrid, disk: UnitDisk) -> float:

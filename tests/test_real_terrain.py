@@ -21,7 +21,7 @@ from simulator.cache import EnvelopeCache
 from simulator.cli import main as cli_main
 from simulator.coverage import build_coverage, build_unit_envelope
 from simulator.dem import DemSource, open_dem
-from simulator.errors import TerrainError
+from simulator.errors import AdcovError, TerrainError
 from simulator.geometry import AnalysisGrid, effective_radius_m, equal_area_crs
 from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import open_terrain
@@ -170,6 +170,29 @@ def test_resolution_m_takes_whole_dem_cells(hgt_folder):
     grid = plan_grid(source, disk, resolution_m=500.0)
     assert grid.factor == round(500.0 / max(dx, dy))
     assert plan_grid(source, disk, resolution_m="native").factor == 1
+
+
+def test_a_grid_too_large_for_this_machine_is_refused_with_a_spacing_that_fits(hgt_folder, monkeypatch):
+    """1" terrain under a 500 km disk at native spacing is 1.5e9 cells (~80 GiB): refused before
+    anything is allocated, naming the unit, its disk and a resolution_m that fits."""
+    import simulator.analysis_area as aa
+
+    source = open_dem(hgt_folder)
+    disk = [UnitDisk("big-radar", 44.93, 146.95, 15_000.0)]
+    native = plan_grid(source, disk, resolution_m="native")
+    cells = native.n_rows * native.n_cols
+    # a machine whose budget holds a quarter of what the native grid needs
+    needed = aa.GRID_BYTES_PER_CELL * cells + aa.UNIT_BYTES_PER_CELL * cells
+    monkeypatch.setattr(aa, "_physical_memory_bytes", lambda: int(needed / 4 / aa.MEMORY_FRACTION))
+    for resolution in ("native", float(max(native.dem_cell_size_m))):
+        with pytest.raises(AdcovError) as info:
+            plan_grid(source, disk, resolution_m=resolution, where="s.yaml")
+        text = str(info.value)
+        assert text.startswith("s.yaml: resolution_m") and "'big-radar'" in text and "15 km disk" in text
+        suggested = float(text.split("Give resolution_m ")[1].split(" ")[0])
+        assert plan_grid(source, disk, resolution_m=suggested).factor >= 2  # the suggestion fits
+    monkeypatch.undo()
+    assert plan_grid(source, disk, resolution_m="native").factor == 1  # fits this machine
 
 
 def _brute_force_floor(elevation, obs_rc, target_rc, dist_m, h0, re_m, samples_per_cell=24):
