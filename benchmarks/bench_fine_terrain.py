@@ -484,8 +484,8 @@ def brute_force_check(scenario: Path, adcov: str, work: Path, args, n_cells: int
         return ("brute-force line of sight", "FAILED")
     doc = yaml.safe_load(scenario.read_text())
     unit = doc["units"][0]
-    floor_path = next((report / "rasters").glob(f"floor_detection_{unit['id']}*.tif"), None) or \
-        next((report / "rasters").glob(f"floor_engagement_{unit['id']}*.tif"))
+    floor_path = next((report / "rasters").glob(f"floor_detection_unit-{unit['id']}*.tif"), None) or \
+        next((report / "rasters").glob(f"floor_engagement_unit-{unit['id']}*.tif"))
     with rasterio.open(floor_path) as ds:
         floor, transform = ds.read(1), ds.transform
     sampler = _HgtSampler(Path(doc["terrain"]))
