@@ -5,6 +5,9 @@ Map coordinates are the analysis grid's CRS: longitude/latitude degrees on geogr
 drawn). Images are placed with the grid's affine transform, so pixels land exactly where the
 simulator says they are; the aspect ratio is locked to ``cos(mid-latitude)`` on geographic
 grids so shapes are true at the map centre.
+
+Beneath the terrain: Natural Earth's sea, land and coast (:mod:`simulator.basemap`), so the map
+is land or sea, not white, beyond the DEM; country names (Natural Earth) are chosen per view.
 """
 
 from __future__ import annotations
@@ -15,10 +18,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui.model import COAST, format_lat_lon
+from gui.model import COAST, SEA, format_lat_lon
+from simulator.basemap import beyond_dem, coastline_in, country_labels, data_extent_in, land_in, rings
 from simulator.places import places_to_label
 
 LABEL_FONT_PT = 9
+#: Natural Earth land (beneath the DEM terrain: seen beyond it), its coast, country names.
+NE_LAND = (238, 234, 223)
+NE_COAST = (93, 107, 118)
+COUNTRY_COLOUR = "#5a5a5a"
+#: Natural Earth is drawn this many grid spans around the grid (as far as the bundled data goes).
+NE_MARGIN_SPANS = 2.0
 MARKER_PX = 15
 #: Candidate label positions around a marker (device pixels, y down) and the text anchor.
 _LABEL_SPOTS = (
@@ -115,6 +125,24 @@ class MapView(pg.PlotWidget):
         self.context.setZValue(-20)
         self.context.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.context)
+        # Natural Earth sea, land and coast beneath the terrain (set per grid by set_grid)
+        self.natural_earth: dict[str, QtWidgets.QGraphicsPathItem] = {}
+        for z, key in ((-32, "sea"), (-31, "land"), (-30, "coast")):
+            item = QtWidgets.QGraphicsPathItem()
+            item.setZValue(z)  # no device cache: a pixmap larger than the view costs ~6 ms a repaint, the fill ~0
+            if key == "coast":
+                pen = QtGui.QPen(QtGui.QColor(*NE_COAST), 1.0)
+                pen.setCosmetic(True)
+                item.setPen(pen)
+                item.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
+            else:
+                item.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+                item.setBrush(QtGui.QBrush(QtGui.QColor(*(SEA if key == "sea" else NE_LAND))))
+            self.plotItem.vb.addItem(item, ignoreBounds=True)
+            self.natural_earth[key] = item
+        #: country names shown (Natural Earth), by name; chosen and placed per view
+        self.country_items: dict[str, pg.TextItem] = {}
+        self._marker_label_rects: list[QtCore.QRectF] = []  # device rectangles of unit markers and labels
         self.base = pg.ImageItem(np.zeros((2, 2, 3), np.uint8))
         self.overlay = IndexImageItem(np.zeros((2, 2), np.uint8))
         self.overlay.setZValue(10)
@@ -149,6 +177,7 @@ class MapView(pg.PlotWidget):
         self._town_timer.setSingleShot(True)
         self._town_timer.setInterval(120)
         self._town_timer.timeout.connect(self.update_towns)
+        self._town_timer.timeout.connect(self.update_countries)
         self._town_timer.timeout.connect(self.update_scale_bar)
         self.plotItem.vb.sigRangeChanged.connect(lambda *_: self._town_timer.start())
 
@@ -161,7 +190,19 @@ class MapView(pg.PlotWidget):
         t = grid.transform
         transform = QtGui.QTransform(t.a, t.d, t.b, t.e, t.c, t.f)
         base = terrain_rgb.copy()
-        base[coast] = COAST  # under the translucent overlay, still visible through it
+        beyond = beyond_dem(grid)
+        if beyond is not None and beyond.any():
+            # cells past the DEM (taken as sea level) are left to Natural Earth, beneath; the
+            # DEM's edge is not a coast
+            near = beyond.copy()
+            near[1:, :] |= beyond[:-1, :]
+            near[:-1, :] |= beyond[1:, :]
+            near[:, 1:] |= beyond[:, :-1]
+            near[:, :-1] |= beyond[:, 1:]
+            base[coast & ~near] = COAST
+            base = np.dstack([base, np.where(beyond, 0, 255).astype(np.uint8)])
+        else:
+            base[coast] = COAST  # under the translucent overlay, still visible through it
         self.base.setImage(base, autoLevels=False, levels=(0, 255))
         self.overlay.setImage(np.zeros(grid.shape, np.uint8), autoLevels=False, levels=(0, 255))
         for item in (self.base, self.overlay):
@@ -177,6 +218,10 @@ class MapView(pg.PlotWidget):
             self.removeItem(self.markers.pop(uid))
         for name in list(self.town_items):
             self.removeItem(self.town_items.pop(name))
+        for name in list(self.country_items):
+            self.removeItem(self.country_items.pop(name))
+        self._marker_label_rects = []
+        self._set_natural_earth(grid)
         self._marker_specs = {}
         for key in list(self._ring_items):
             self.removeItem(self._ring_items.pop(key))
@@ -198,6 +243,7 @@ class MapView(pg.PlotWidget):
         x1, y1 = t.c + t.a * grid.n_cols, t.f + t.e * grid.n_rows
         self.plotItem.vb.setRange(xRange=(min(x0, x1), max(x0, x1)), yRange=(min(y0, y1), max(y0, y1)), padding=0.01)
         self.update_scale_bar()
+        self.update_countries()
 
     def update_scale_bar(self) -> None:
         """A scale bar of a round number of kilometres, about a fifth of the visible width;
@@ -223,10 +269,99 @@ class MapView(pg.PlotWidget):
         self.scale_bar.updateBar()
         self.scale_bar_km = nice
 
+    def _set_natural_earth(self, grid) -> None:
+        """Natural Earth sea (where the bundled data reaches), land and coast around ``grid``,
+        as painter paths in the grid's CRS (edges densified to follow a projection): built once
+        per grid; panning and zooming only repaint them."""
+        import pyproj
+
+        west, south, east, north = grid.bounds_deg
+        span = max(east - west, north - south)
+        pad = NE_MARGIN_SPANS * span
+        bounds = (max(west - pad, -180.0), max(south - pad, -85.0), min(east + pad, 180.0), min(north + pad, 85.0))
+        to_map = None if self.geographic else pyproj.Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+        step = None if self.geographic else span / 300.0
+        for key, geometry in (("sea", data_extent_in(bounds)), ("land", land_in(bounds)), ("coast", coastline_in(bounds))):
+            parts = [r for r in rings(geometry, step) if len(r) >= 2]
+            path = QtGui.QPainterPath()
+            if parts:
+                lonlat = np.concatenate(parts)
+                x, y = (lonlat[:, 0], lonlat[:, 1]) if to_map is None else to_map.transform(lonlat[:, 0], lonlat[:, 1])
+                connect = np.ones(len(lonlat), dtype=np.int32)
+                connect[np.cumsum([len(r) for r in parts]) - 1] = 0  # 1: joined to the next point; rings stay apart
+                path = pg.arrayToQPath(np.asarray(x, dtype=float), np.asarray(y, dtype=float), connect=connect)
+                path.setFillRule(QtCore.Qt.FillRule.OddEvenFill)
+            self.natural_earth[key].setPath(path)
+
+    def update_countries(self) -> None:
+        """Name the countries that fill a fair part of the visible map (simulator.basemap),
+        each inside its visible part, inside the view, and off the unit markers, their labels
+        and the town names when a spot nearby allows."""
+        if self.grid is None:
+            return
+        vb = self.plotItem.vb
+        (x0, x1), (y0, y1) = vb.viewRange()
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 7), np.linspace(y0, y1, 7))
+        if self.geographic:
+            lon, lat = xs.ravel(), ys.ravel()
+        else:
+            rows, cols = self.map_to_pixel(xs.ravel(), ys.ravel())
+            lon, lat = self.grid.pixel_to_lonlat(rows, cols)
+        bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
+        wanted = {name: (a, b) for name, a, b in country_labels(bounds)}
+        for name in [n for n in self.country_items if n not in wanted]:
+            self.removeItem(self.country_items.pop(name))
+        if not wanted:
+            return
+        frame = QtCore.QRectF(self.mapFromScene(vb.sceneBoundingRect()).boundingRect())
+        taken = list(self._marker_label_rects)
+        for item in self.town_items.values():  # anchored (0.04, 0.5) at the town
+            taken.append(self._device_rect(item.pos(), item.textItem.boundingRect(), (0.04, 0.5)))
+        for name, (lon_deg, lat_deg) in wanted.items():
+            item = self.country_items.get(name)
+            if item is None:
+                item = pg.TextItem(name, color=COUNTRY_COLOUR, anchor=(0.5, 0.5))
+                font = QtGui.QFont(item.textItem.font().family(), 9)
+                font.setCapitalization(QtGui.QFont.Capitalization.AllUppercase)
+                font.setLetterSpacing(QtGui.QFont.SpacingType.PercentageSpacing, 135)
+                item.setFont(font)
+                item.setZValue(14)
+                self.addItem(item)
+                self.country_items[name] = item
+            x, y = self.lonlat_to_map(np.array([lon_deg]), np.array([lat_deg]))
+            centre = vb.mapViewToDevice(QtCore.QPointF(float(x[0]), float(y[0])))
+            size = item.textItem.boundingRect()
+            if centre is None or frame.width() <= 0:
+                item.setPos(float(x[0]), float(y[0]))
+                continue
+            best, best_cost = None, math.inf
+            for dy in (0, -18, 18, -36, 36):
+                for dx in (0, 50, -50, 100, -100):
+                    rect = QtCore.QRectF(centre.x() + dx - size.width() / 2, centre.y() + dy - size.height() / 2, size.width(), size.height())
+                    # kept inside the view: shifted in when it reaches past an edge
+                    rect.moveLeft(min(max(rect.left(), frame.left() + 2), frame.right() - 2 - rect.width()))
+                    rect.moveTop(min(max(rect.top(), frame.top() + 2), frame.bottom() - 2 - rect.height()))
+                    cost = sum(_overlap(rect, other) for other in taken) + 0.5 * math.hypot(dx, dy)
+                    if cost < best_cost:
+                        best, best_cost = rect, cost
+                if best_cost <= 0.5 * 50:
+                    break
+            taken.append(best)
+            where = vb.mapDeviceToView(best.center())
+            item.setPos(where.x(), where.y())
+
+    def _device_rect(self, pos, size: QtCore.QRectF, anchor) -> QtCore.QRectF:
+        """Device rectangle of a text of ``size`` anchored at the map point ``pos``."""
+        p = self.plotItem.vb.mapViewToDevice(QtCore.QPointF(pos))
+        if p is None:
+            return QtCore.QRectF()
+        return QtCore.QRectF(p.x() - anchor[0] * size.width(), p.y() - anchor[1] * size.height(), size.width(), size.height())
+
     def set_town_sites(self, sites) -> None:
         """Unit sites ``(lat, lon)``: the town nearest each always gets a label."""
         self._town_sites = [(float(a), float(b)) for a, b in sites]
         self.update_towns()
+        self.update_countries()  # off the town names now shown
 
     def update_towns(self) -> None:
         """Label the towns that suit the visible part of the map (simulator.places)."""
@@ -426,6 +561,10 @@ class MapView(pg.PlotWidget):
                 label.setFont(self._font)
                 label.setZValue(41)
                 label.viewTransformChanged()
+        first = not self._marker_label_rects
+        self._marker_label_rects = taken  # the country names keep off them
+        if first:  # the first placement on this grid: names placed before the markers existed move off them
+            self.update_countries()
         return True
 
     # -- rings and profile line -----------------------------------------------------------

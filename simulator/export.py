@@ -58,6 +58,8 @@ import numpy as np
 import pyproj
 
 from simulator import __version__
+from simulator.basemap import BASEMAP_CREDIT, beyond_dem, coastline_in, country_labels, data_extent_in, land_in
+from simulator.basemap import rings as basemap_rings
 from simulator.errors import AdcovError
 from simulator.fileio import register_staging, shown_path, unregister_staging, write_bytes_atomically
 from simulator.geometry import WGS84_GEOD
@@ -90,6 +92,10 @@ AREA_STYLE = {
 SEA_RGB = (0.906, 0.937, 0.961)  # #e7eff5
 LAND_COLOURS = ("#ebe5d3", "#d6cab0", "#b9a888", "#9c8b6e")
 COASTLINE_LEVEL_M = 0.5
+#: Natural Earth land beneath the terrain (seen where the DEM has no data), its coast, country names.
+NE_LAND_RGB = "#eeeadf"
+NE_COAST_RGB = "#5d6b76"
+COUNTRY_RGB = "#5f5f5f"
 MAP_DPI = 120
 #: zlib level of the PNGs: 3 writes them ~3x faster than the default 6 for ~10 % more bytes.
 PNG_COMPRESS_LEVEL = 3
@@ -1200,7 +1206,8 @@ def _map_frame(grid) -> _MapFrame:
 
 @lru_cache(maxsize=4)
 def _basemap_rgb(grid_key: str, grid) -> np.ndarray:
-    """Hillshaded terrain (row 0 north), sea flat pale blue."""
+    """Hillshaded terrain (row 0 north), sea flat pale blue, as RGBA: transparent where the
+    DEM has no data (voids, and cells beyond it), so Natural Earth's land and sea show there."""
     from matplotlib.colors import LightSource, LinearSegmentedColormap, Normalize
 
     elevation = np.asarray(grid.elevation_m, dtype=np.float64)
@@ -1214,7 +1221,12 @@ def _basemap_rgb(grid_key: str, grid) -> np.ndarray:
     shaded = rgb * (0.55 + 0.45 * shade[..., None]) + 0.08 * shade[..., None]
     shaded = np.clip(shaded, 0.0, 1.0)
     shaded[~land] = SEA_RGB
-    rgb8 = np.round(shaded * 255.0).astype(np.uint8)  # uint8: nothing to convert at every draw
+    beyond = ~np.isfinite(elevation)
+    past_dem = beyond_dem(grid)  # an analysis grid may reach past the DEM (outside_terrain: sea)
+    if past_dem is not None:
+        beyond |= past_dem
+    alpha = np.where(beyond, 0.0, 1.0)[..., None]
+    rgb8 = np.round(np.concatenate([shaded, alpha], axis=2) * 255.0).astype(np.uint8)  # uint8: nothing to convert at every draw
     rgb8.flags.writeable = False
     return rgb8
 
@@ -1295,15 +1307,118 @@ def _draw_scale_bar(ax, frame: _MapFrame, view) -> None:
     ax.text(bx, by - 0.5 * pad_y, "geodesic distance", fontsize=6.5, color="#444444", va="top", ha="left", zorder=12)
 
 
-def _draw_places(ax, frame: _MapFrame, view, sites) -> None:
-    """Town names (GeoNames) inside the view: a dot and a haloed label, clipped to the map."""
-    import matplotlib.patheffects as pe
-
+def _view_bounds_deg(frame: _MapFrame, view, pad: float = 0.0) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` of the view [deg] (from a 9 x 9 sample), widened by ``pad`` of its span."""
     xs = np.linspace(view[0], view[1], 9)
     ys = np.linspace(view[2], view[3], 9)
     gx, gy = np.meshgrid(xs, ys)
     lon, lat = frame.from_display(gx.ravel(), gy.ravel())
-    bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
+    west, south, east, north = float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))
+    dx, dy = pad * (east - west), pad * (north - south)
+    return (west - dx, south - dy, east + dx, north + dy)
+
+
+@lru_cache(maxsize=8)
+def _natural_earth_paths(frame: _MapFrame, view: tuple[float, float, float, float]):
+    """Matplotlib paths in display coordinates of the view's Natural Earth sea (where the
+    bundled data reaches), land and coastline; edges densified to follow the projection."""
+    from matplotlib.path import Path as MplPath
+
+    bounds = _view_bounds_deg(frame, view, pad=0.05)
+    step = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 300.0
+
+    def path(geometry, closed: bool):
+        vertices, codes = [], []
+        for ring in basemap_rings(geometry, None if frame.geographic else step):
+            if len(ring) < 2:
+                continue
+            x, y = frame.to_display(ring[:, 0], ring[:, 1])
+            vertices.append(np.column_stack([x, y]))
+            kind = np.full(len(ring), MplPath.LINETO, dtype=MplPath.code_type)
+            kind[0] = MplPath.MOVETO
+            if closed:
+                kind[-1] = MplPath.CLOSEPOLY
+            codes.append(kind)
+        return MplPath(np.concatenate(vertices), np.concatenate(codes)) if vertices else None
+
+    return path(data_extent_in(bounds), True), path(land_in(bounds), True), path(coastline_in(bounds), False)
+
+
+def _draw_natural_earth(ax, frame: _MapFrame, view, coast: bool = True) -> None:
+    """Natural Earth sea, land and coast beneath the terrain image (which is transparent
+    only where the DEM has no data, so this shows there and nowhere else)."""
+    from matplotlib.patches import PathPatch
+
+    sea, land, coastline = _natural_earth_paths(frame, tuple(float(v) for v in view))
+    # add_artist, not add_patch: the view is set already, and data limits over every vertex cost ~50 ms
+    if sea is not None:
+        ax.add_artist(PathPatch(sea, facecolor=SEA_RGB, edgecolor="none", zorder=-3, gid="natural-earth-sea"))
+    if land is not None:
+        ax.add_artist(PathPatch(land, facecolor=NE_LAND_RGB, edgecolor="none", zorder=-2, gid="natural-earth-land"))
+    if coast and coastline is not None:
+        ax.add_artist(PathPatch(coastline, facecolor="none", edgecolor=NE_COAST_RGB, linewidth=0.5, zorder=-1,
+                                gid="natural-earth-coast"))
+
+
+def _spaced_capitals(name: str) -> str:
+    """``"North Korea"`` -> ``"N O R T H   K O R E A"`` with thin spaces: a map's country style."""
+    return "\u2003".join("\u2009".join(word) for word in name.upper().split())
+
+
+def _draw_countries(fig, ax, frame: _MapFrame, view, sites_xy=()) -> list:
+    """Country names (Natural Earth) in letter-spaced grey capitals, inside the map, where
+    they overlap no label already drawn (towns, sites, scale bar) nor a unit marker if any
+    nearby spot allows; a name that fits nowhere inside the map is left out."""
+    import matplotlib.patheffects as pe
+    from matplotlib.transforms import Bbox
+
+    renderer = fig.canvas.get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    taken = [t.get_window_extent(renderer) for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    taken += [p.get_window_extent(renderer) for p in ax.patches if p.get_zorder() >= 9]  # the scale bar's box
+    for x, y in sites_xy:
+        px, py = ax.transData.transform((x, y))
+        taken.append(Bbox([[px - 8, py - 8], [px + 8, py + 8]]))
+    halo = [pe.withStroke(linewidth=2.2, foreground="white", alpha=0.6)]
+    to_data = ax.transData.inverted()
+    drawn = []
+    for name, lon, lat in country_labels(_view_bounds_deg(frame, view)):
+        x, y = frame.to_display(lon, lat)
+        px, py = ax.transData.transform((x, y))
+        text = ax.text(x, y, _spaced_capitals(name), fontsize=8.6, color=COUNTRY_RGB, ha="center", va="center", zorder=8,
+                       clip_on=True, path_effects=halo, gid=f"country:{name}")
+        best, best_cost = None, math.inf
+        for dy in (0, 14, -14, 28, -28, 42, -42):
+            for dx in (0, 40, -40, 80, -80):
+                text.set_position(to_data.transform((px + dx, py + dy)))
+                box = text.get_window_extent(renderer)
+                if not (box.x0 >= axes_box.x0 + 3 and box.x1 <= axes_box.x1 - 3 and box.y0 >= axes_box.y0 + 3 and box.y1 <= axes_box.y1 - 3):
+                    continue
+                cost = sum(_overlap_area(box, other) for other in taken) + 0.05 * math.hypot(dx, dy)
+                if cost < best_cost:
+                    best, best_cost = (dx, dy), cost
+            if best is not None and best_cost <= 0.05 * 45:
+                break
+        if best is None:
+            text.remove()
+            continue
+        text.set_position(to_data.transform((px + best[0], py + best[1])))
+        taken.append(text.get_window_extent(renderer))
+        drawn.append(text)
+    return drawn
+
+
+def _overlap_area(a, b) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _draw_places(ax, frame: _MapFrame, view, sites) -> None:
+    """Town names (GeoNames) inside the view: a dot and a haloed label, clipped to the map."""
+    import matplotlib.patheffects as pe
+
+    bounds = _view_bounds_deg(frame, view)
     halo = [pe.withStroke(linewidth=2.4, foreground="white", alpha=0.85)]
     for place in places_to_label(bounds, sites):
         x, y = frame.to_display(place.lon_deg, place.lat_deg)
@@ -1417,10 +1532,27 @@ def _area_handle(style_key, label):
     return Patch(facecolor=to_rgba(colour, alpha), edgecolor=colour, hatch=hatch, linewidth=1.0, label=label)
 
 
-def _assumptions_footer(lines: Sequence[str], width: int) -> str:
+def _assumptions_footer(lines: Sequence[str], width: int, *, width_in: float | None = None, fontsize: float = 6.6) -> str:
+    """The footer lines wrapped at ``width`` characters or, with ``width_in``, at the width the
+    text takes in that font: a line of wide letters (source ids, ``max_range_km``) would
+    otherwise run past the figure's edge."""
+    if width_in is None:
+        return "\n".join(w for line in lines for w in (textwrap.wrap(line, width=width, subsequent_indent="    ") or [""]))
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=fontsize)
+    limit_pt = 72.0 * width_in
     wrapped = []
     for line in lines:
-        wrapped += textwrap.wrap(line, width=width, subsequent_indent="    ") or [""]
+        chars = width
+        while True:
+            pieces = textwrap.wrap(line, width=chars, subsequent_indent="    ") or [""]
+            widest = max(text_to_path.get_text_width_height_descent(p, prop, ismath=False)[0] for p in pieces)
+            if widest <= limit_pt or chars <= 20:
+                break
+            chars = max(20, int(chars * limit_pt / widest) - 1)
+        wrapped += pieces
     return "\n".join(wrapped)
 
 
@@ -1440,7 +1572,9 @@ def _thumbnail(fig, rect, frame, view, basemap, mask, title: str, area_text: str
     rgb = basemap[rs, cs].copy()
     covered = np.asarray(mask[rs, cs], dtype=bool)
     blue = np.array([0, 114, 178], dtype=np.float32)  # BLUE
-    rgb[covered] = np.round(0.38 * rgb[covered] + 0.62 * blue).astype(np.uint8)
+    rgb[covered, :3] = np.round(0.38 * rgb[covered, :3] + 0.62 * blue).astype(np.uint8)
+    rgb[covered, 3] = np.maximum(rgb[covered, 3], 170)
+    _draw_natural_earth(ax, frame, view, coast=False)
     ax.imshow(rgb, extent=extent, origin="upper", interpolation="antialiased", zorder=0)
     ax.set_xlim(view[0], view[1])
     ax.set_ylim(view[2], view[3])
@@ -1490,8 +1624,9 @@ def render_map_png(
 ) -> Path:
     """Draw one coverage map to a PNG (atomically) and return its path.
 
-    Hillshaded terrain (sea flat pale blue, coastline = the DEM's 0.5 m contour), a lat/lon
-    graticule, a geodesic scale bar, site markers with non-overlapping labels, a side panel
+    Hillshaded terrain (sea flat pale blue, coastline = the DEM's 0.5 m contour) over Natural
+    Earth's land, sea and coast (seen where the DEM has no data), country names (Natural
+    Earth) and town names (GeoNames), a lat/lon graticule, a geodesic scale bar, site markers with non-overlapping labels, a side panel
     with the areas and the legend, a title, and a footer with the assumptions (also stored
     as the PNG's ``Description`` text chunk).
 
@@ -1573,7 +1708,8 @@ def render_map_png(
     fig_w = left + map_w + gap + side_w + right
     footer_lines = ["Assumptions: " + lines[0], *lines[1:]] if lines else []
     footer_lines.append(PLACES_CREDIT + ".")
-    footer = _assumptions_footer(footer_lines, int((fig_w - 1.0) * 19.5))
+    footer_lines.append(BASEMAP_CREDIT + ".")
+    footer = _assumptions_footer(footer_lines, int((fig_w - 1.0) * 19.5), width_in=fig_w - left - right, fontsize=6.6)
     footer_h = 0.118 * (footer.count("\n") + 1) + 0.35
     top_h, below_map = 1.0, 0.42
     fig_h = top_h + map_h + below_map + footer_h
@@ -1587,6 +1723,7 @@ def render_map_png(
     ax = fig.add_axes(rect(left, map_bottom, map_w, map_h))
     basemap = _basemap_rgb(grid.key, grid)
     rs, cs = crop
+    _draw_natural_earth(ax, frame, view)
     ax.imshow(basemap[rs, cs], extent=_crop_extent(frame, crop), origin="upper", interpolation="bilinear", zorder=0)
 
     handles = []
@@ -1619,7 +1756,8 @@ def render_map_png(
 
     rs, cs = crop
     elevation = np.asarray(grid.elevation_m[rs, cs], dtype=np.float32)
-    if np.nanmin(elevation) < COASTLINE_LEVEL_M <= np.nanmax(elevation):
+    elevation = np.where(basemap[rs, cs, 3] == 0, np.nan, elevation)  # no DEM coast along the DEM's own edge
+    if np.isfinite(elevation).any() and np.nanmin(elevation) < COASTLINE_LEVEL_M <= np.nanmax(elevation):
         ax.contour(frame.x_centres[cs], frame.y_centres[rs], elevation, levels=[COASTLINE_LEVEL_M], colors=["#3c4a55"],
                    linewidths=0.6, zorder=5)
     ax.set_xlim(view[0], view[1])
@@ -1720,6 +1858,7 @@ def render_map_png(
 
     ax.apply_aspect()
     _place_labels(fig, ax, sites, positions)
+    _draw_countries(fig, ax, frame, view, positions)
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Title": title, "Description": "\n".join(lines), "Software": f"adcov {__version__}"},
