@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from simulator.errors import CatalogError, UnknownSystemError
+from simulator.located_yaml import load_with_lines
 
 __all__ = [
     "Catalog",
@@ -82,7 +83,6 @@ _IGNORED_IN_NAMES = re.compile(r"[-\s_]")
 # Relative tolerance when comparing floats that should be equal (spread ends vs reported values).
 _RELATIVE_TOLERANCE = 1e-9
 _PACKAGED_RESOURCE = ("data", "catalog.yaml")
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -415,20 +415,14 @@ def _load_packaged_catalog() -> Catalog:
 
 
 def _parse_catalog(text: str, label: str) -> Catalog:
-    # One parse: compose the node tree (for line numbers), then construct plain data from it,
-    # exactly as yaml.safe_load does. The C loader is used when PyYAML was built with it.
-    loader = _SAFE_LOADER(text)
+    # data exactly as yaml.safe_load builds it, and the line of every key path for messages
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-        lines = _key_path_lines(node)
+        data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}" if mark is not None else label
         problem = getattr(exc, "problem", None) or str(exc)
         raise CatalogError(f"{where}: not valid YAML: {problem}") from exc
-    finally:
-        loader.dispose()
     reader = _Reader(label, lines)
     catalog = reader.read(data)
     if reader.problems:
@@ -437,23 +431,6 @@ def _parse_catalog(text: str, label: str) -> Catalog:
         tail = [f"... and {more} more problems"] if more > 0 else []
         raise CatalogError("\n".join(shown + tail))
     return catalog
-
-
-def _key_path_lines(node: yaml.Node | None, path: str = "") -> dict[str, int]:
-    """Map each key path (``systems[2].weapons[0].max_range_km``) to its 1-based line."""
-    lines: dict[str, int] = {}
-    if node is None:
-        return lines
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = f"{path}.{key_node.value}" if path else str(key_node.value)
-            lines.update(_key_path_lines(value_node, child))
-            lines[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_key_path_lines(item, f"{path}[{index}]"))
-    return lines
 
 
 def _is_number(value: object) -> bool:
