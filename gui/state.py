@@ -146,10 +146,12 @@ class ViewState:
     >>> state = ViewState()
     >>> seen = []
     >>> state.add_callback(lambda changes: seen.append(sorted(changes)))
-    >>> state.set(altitude_m=300, layer="detection")
+    >>> state.set(altitude_m=300, layer="detection")  # returns what changed
+    {'altitude_m': 300.0, 'layer': 'detection'}
     >>> seen, state.altitude_m
     ([['altitude_m', 'layer']], 300.0)
     >>> state.set(altitude_m=300.0)  # no change, no callback
+    {}
     >>> len(seen)
     1
     """

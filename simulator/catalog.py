@@ -25,7 +25,7 @@ Examples
 >>> system.max_engagement_range_km
 400.0
 >>> catalog.get("Tor-M2").weapons[0].max_range_km.spread_min
-12.0
+11.27
 """
 
 from __future__ import annotations
