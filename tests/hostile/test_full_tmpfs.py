@@ -103,3 +103,25 @@ def test_a_full_disk_fails_the_command_and_keeps_the_old_output(writer, inputs, 
     assert "No space left on device" in errors[0] and "Traceback" not in again.stderr
     assert _state(small_disk) == before
     assert not list(small_disk.rglob(".adcov-tmp-*"))
+
+
+@pytest.mark.slow
+def test_a_full_cache_disk_fails_with_the_way_out_and_keeps_the_entries(inputs, small_disk, tmp_path):
+    env_cache = small_disk / "cache"
+    argv = ["run", str(inputs["baseline"]), "--altitudes-m", "300", "--layers", "engagement", "--json"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]), ADCOV_CACHE_DIR=str(env_cache))
+    first = subprocess.run([sys.executable, "-m", "simulator", *argv], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = _state(small_disk)
+    _fill(small_disk)
+    other = write_scenario(tmp_path, rough_elevation_m((60, 60), seed=12, relief_m=400.0), 200.0,
+                           [unit_at(utm_terrain(rough_elevation_m((60, 60), seed=12, relief_m=400.0), 200.0), "c", 30, 30,
+                                    range_km=5)], name="other")
+    again = subprocess.run([sys.executable, "-m", "simulator", "run", str(other), *argv[2:]], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2, again.stdout + again.stderr
+    errors = [line for line in again.stderr.splitlines() if line.startswith("adcov: error: ")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "--no-cache" in errors[0], again.stderr
+    assert _state(small_disk) == before  # the earlier entries are intact
+    assert not [p for p in env_cache.rglob(".tmp-*")]
