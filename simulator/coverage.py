@@ -34,7 +34,7 @@ import pyproj
 
 from simulator import visibility
 from simulator.cache import EnvelopeCache, cache_key
-from simulator.errors import AdcovError, ComputationCancelled
+from simulator.errors import AdcovError, ComputationCancelled, NothingInRangeError
 from simulator.geometry import (
     EARTH_MEAN_RADIUS_M,
     K_FACTOR_MAX,
@@ -569,7 +569,7 @@ def plan_line_of_sight(
     margin_m = 2.0 * coarse * max(cell_ew_m, cell_ns_m)
     near = coarse_range <= max(max_range_m, plan_range_m or 0.0) + margin_m
     if not near.any():
-        raise AdcovError("no analysis cell lies within range of the site")
+        raise NothingInRangeError("no analysis cell lies within range of the site")
     node_rows = np.flatnonzero(near.any(axis=1))
     node_cols = np.flatnonzero(near.any(axis=0))
     r0 = max(int(node_rows[0] - 1) * coarse, 0)
@@ -635,6 +635,9 @@ def trace_line_of_sight(grid: AnalysisGrid, plan: RayPlan, *, with_ground_range:
     # NaN-filled, not empty: a cell no sector filled would read as "not computed", not as junk
     floor = np.full(p.terrain_crop_m.shape, np.nan, dtype=np.float32)
     ground_range = np.full(p.terrain_crop_m.shape if with_ground_range else (0, 0), np.nan, dtype=np.float32)
+    tiers = visibility.SampleTiers(p.fine_m, p.n_fine, p.mid_m, p.n_mid, p.spacing_m, p.knot_m)
+    observer = visibility.Observer(p.antenna_altitude_msl_m, p.effective_radius_m)
+    forward = visibility.ForwardLattice(p.forward_x_m, p.forward_y_m, p.stride)
     held = p.held_dem
     if held is None and p.read_whole:
         held = source.read_pixels(*p.dem_window)
@@ -646,47 +649,15 @@ def trace_line_of_sight(grid: AnalysisGrid, plan: RayPlan, *, with_ground_range:
             wr0, wr1, wc0, wc1 = dem_window(source, p.frame, p.reach_m, azimuths_rad=(
                 2.0 * math.pi * first_ray / p.n_rays, 2.0 * math.pi * (first_ray + n_sector_rays) / p.n_rays))
             dem = source.read_pixels(wr0, wr1, wc0, wc1)
+        fan = visibility.Fan(p.n_rays, first_ray, n_sector_rays + 1, p.n_samples)  # + the next sector's first ray
         ray_horizon = visibility.ray_horizons(
             dem,
-            np.ascontiguousarray(p.inverse_row - wr0),
-            np.ascontiguousarray(p.inverse_col - wc0),
-            p.inverse_origin_y_m,
-            p.inverse_origin_x_m,
-            p.inverse_step_m,
-            p.n_rays,
-            first_ray,
-            n_sector_rays + 1,  # and the next sector's first ray, which brackets the last cells
-            p.n_samples,
-            p.fine_m,
-            p.n_fine,
-            p.mid_m,
-            p.n_mid,
-            p.spacing_m,
-            p.knot_m,
-            p.antenna_altitude_msl_m,
-            p.effective_radius_m,
-            OBSERVER_CELL_FRACTION * p.dem_cell_m,
+            visibility.InverseLattice(np.ascontiguousarray(p.inverse_row - wr0), np.ascontiguousarray(p.inverse_col - wc0),
+                                      p.inverse_origin_y_m, p.inverse_origin_x_m, p.inverse_step_m),
+            fan, tiers, observer, OBSERVER_CELL_FRACTION * p.dem_cell_m,
         )
-        visibility.cell_floors_msl(
-            ray_horizon,
-            p.n_rays,
-            first_ray,
-            p.fine_m,
-            p.n_fine,
-            p.mid_m,
-            p.n_mid,
-            p.spacing_m,
-            p.antenna_altitude_msl_m,
-            p.effective_radius_m,
-            OWN_CELL_FRACTION * p.dem_cell_m,
-            p.forward_x_m,
-            p.forward_y_m,
-            p.stride,
-            p.terrain_crop_m,
-            p.max_range_m,
-            floor,
-            ground_range,
-        )
+        visibility.cell_floors_msl(ray_horizon, fan, tiers, observer, OWN_CELL_FRACTION * p.dem_cell_m, forward,
+                                   p.terrain_crop_m, p.max_range_m, floor, ground_range)
         del ray_horizon, dem
     return floor, ground_range
 

@@ -36,6 +36,10 @@ class CacheError(AdcovError, OSError):
     """The envelope cache cannot be used (not for corrupt entries: those are recomputed)."""
 
 
+class NothingInRangeError(AdcovError, ValueError):
+    """No analysis cell lies within range of a site: the unit covers nothing of the grid."""
+
+
 class ComputationCancelled(AdcovError):
     """A long computation was stopped through its cancel token."""
 

@@ -42,6 +42,7 @@ References
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -137,33 +138,60 @@ def azimuth_rad(x, y):
     return 2.0 * math.pi - a if x < 0.0 else a
 
 
+class InverseLattice(NamedTuple):
+    """DEM pixel (row, col) of a square lattice in the observer's AEQD frame (node ``(i, j)``
+    at northing ``origin_y_m + i * step_m``, easting ``origin_x_m + j * step_m``)."""
+
+    row: np.ndarray  # float64 (ny, nx), fractional DEM rows (integer = cell centre)
+    col: np.ndarray
+    origin_y_m: float
+    origin_x_m: float
+    step_m: float
+
+
+class ForwardLattice(NamedTuple):
+    """AEQD easting/northing [m] of the analysis cells ``(i * step_cells, j * step_cells)``."""
+
+    x_m: np.ndarray  # float64 (ly, lx)
+    y_m: np.ndarray
+    step_cells: int
+
+
+class Fan(NamedTuple):
+    """Which rays: ``n_out_rays`` rays from ``first_ray`` of a fan of ``n_rays``, ``n_samples`` each."""
+
+    n_rays: int
+    first_ray: int
+    n_out_rays: int
+    n_samples: int
+
+
+class SampleTiers(NamedTuple):
+    """Sample spacing along a ray [m]: ``n_fine`` fine steps, ``n_mid`` middle ones, then coarse;
+    ray positions are mapped exactly every ``knot_spacing_m``."""
+
+    fine_spacing_m: float
+    n_fine: int
+    mid_spacing_m: float
+    n_mid: int
+    coarse_spacing_m: float
+    knot_spacing_m: float
+
+
+class Observer(NamedTuple):
+    """The antenna: altitude [m MSL] and the effective earth radius ``k R`` [m]."""
+
+    altitude_msl_m: float
+    effective_radius_m: float
+
+
 #: Rays handled together by one thread, so that writes to the (sample, ray) layout are
 #: contiguous cache lines.
 RAY_BLOCK = 16
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def ray_horizons(
-    elevation_m,
-    inv_row,
-    inv_col,
-    inv_origin_y_m,
-    inv_origin_x_m,
-    inv_step_m,
-    n_rays,
-    first_ray,
-    n_out_rays,
-    n_samples,
-    fine_spacing_m,
-    n_fine,
-    mid_spacing_m,
-    n_mid,
-    coarse_spacing_m,
-    knot_spacing_m,
-    observer_altitude_msl_m,
-    effective_radius_m,
-    own_cell_m,
-):
+def ray_horizons(elevation_m, lattice, fan, tiers, observer, own_cell_m):
     """Horizon along geodesic rays: the running maximum ``M(s)`` of Eq. (1).
 
     The rays are ``first_ray, first_ray + 1, ...`` (``n_out_rays`` of them, modulo
@@ -172,8 +200,21 @@ def ray_horizons(
 
     Parameters
     ----------
-    elevation_m : float32 array (rows, cols)
+    elevation_m : float32 (or int16) array (rows, cols)
         Terrain elevation above mean sea level. [m]
+    lattice : InverseLattice
+        ``(inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m)``, below.
+    fan : Fan
+        ``(n_rays, first_ray, n_out_rays, n_samples)``, below.
+    tiers : SampleTiers
+        ``(fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, knot_spacing_m)``, below.
+    observer : Observer
+        ``(observer_altitude_msl_m, effective_radius_m)``, below.
+    own_cell_m : float
+        Below.
+
+    The records' fields:
+
     inv_row, inv_col : float64 arrays (ny, nx)
         Fractional DEM pixel coordinates (integer = cell centre) of the points of a regular
         lattice in the observer's azimuthal equidistant frame: lattice node ``(i, j)`` is at
@@ -216,6 +257,10 @@ def ray_horizons(
     knots are interpolated linearly; the knots come from bilinear lookup in the lattice
     (the mapping is smooth: errors are centimetres).
     """
+    inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m = lattice
+    n_rays, first_ray, n_out_rays, n_samples = fan
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, knot_spacing_m = tiers
+    observer_altitude_msl_m, effective_radius_m = observer
     out = np.empty((n_samples, n_out_rays), dtype=np.float32)
     n_rows, n_cols = elevation_m.shape
     two_re = 2.0 * effective_radius_m
@@ -402,26 +447,7 @@ def _tile_meets_sector(fwd_x, fwd_y, step, r_first, r_last, c_first, c_last, ray
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def cell_floors_msl(
-    ray_horizon,
-    n_rays,
-    first_ray,
-    fine_spacing_m,
-    n_fine,
-    mid_spacing_m,
-    n_mid,
-    coarse_spacing_m,
-    observer_altitude_msl_m,
-    effective_radius_m,
-    own_cell_m,
-    fwd_x,
-    fwd_y,
-    fwd_step_cells,
-    terrain_m,
-    max_ground_range_m,
-    floor,
-    ground_range,
-):
+def cell_floors_msl(ray_horizon, fan, tiers, observer, own_cell_m, forward, terrain_m, max_ground_range_m, floor, ground_range):
     """Floor at the analysis cells of one sector from the two rays around each, and ranges.
 
     The running maximum of Eq. (1) is taken over the samples up to ``own_cell_m`` short of
@@ -435,6 +461,18 @@ def cell_floors_msl(
         Output of :func:`ray_horizons` for rays ``first_ray, first_ray + 1, ...``: the
         running maximum of Eq. (1) along each ray. The sector owns the cells whose azimuth
         lies between its first and its last ray (the last one only brackets).
+    fan, tiers, observer : Fan, SampleTiers, Observer
+        As given to :func:`ray_horizons` (the fan's ``n_out_rays`` and ``n_samples`` and the
+        tiers' ``knot_spacing_m`` are not used here).
+    own_cell_m : float
+        Below.
+    forward : ForwardLattice
+        ``(fwd_x, fwd_y, fwd_step_cells)``, below.
+    terrain_m, max_ground_range_m, floor, ground_range
+        Below.
+
+    The records' fields and the other arguments:
+
     n_rays, first_ray : int
         Rays of the whole fan, and the sector's first ray (as given to :func:`ray_horizons`).
     fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m
@@ -465,6 +503,10 @@ def cell_floors_msl(
     Tiles of cells whose azimuths (from their corners) cannot reach the sector are
     skipped; cells of a tile the sector does not own are left to their own sector.
     """
+    n_rays, first_ray, _, _ = fan
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, _ = tiers
+    observer_altitude_msl_m, effective_radius_m = observer
+    fwd_x, fwd_y, fwd_step_cells = forward
     n_samples = ray_horizon.shape[0]
     n_sector_rays = ray_horizon.shape[1] - 1
     whole_fan = n_sector_rays >= n_rays
