@@ -186,6 +186,12 @@ class Comparison:
     changes: list[LayerAltitudeChange]
     marginal: list[MarginalContribution] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        altitudes = ", ".join(f"{a:g}" for a in self.altitudes_m)
+        return (f"<Comparison {self.baseline_name!r} -> {self.variant_name!r}: withdrawn {self.withdrawn_units}, "
+                f"added {self.added_units}, changed {self.changed_units}; layers {', '.join(self.layers)} at "
+                f"{altitudes} m {self.altitude_ref.upper()}>")
+
     def change(self, layer: str, altitude_m: float) -> LayerAltitudeChange:
         """The change at one layer and altitude [m] (one of :attr:`layers` and :attr:`altitudes_m`)."""
         for row in self.changes:

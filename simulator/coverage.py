@@ -285,6 +285,11 @@ class LineOfSight:
         rows, cols = self.floor_msl_m.shape
         return (slice(self.row0, self.row0 + rows), slice(self.col0, self.col0 + cols))
 
+    def __repr__(self) -> str:
+        rows, cols = self.floor_msl_m.shape
+        return (f"<LineOfSight {rows} x {cols} cells from ({self.row0}, {self.col0}), antenna "
+                f"{self.antenna_altitude_msl_m:.0f} m MSL, {self.max_range_m / 1000:g} km, {self.n_rays} rays>")
+
 
 #: Stride of the exact geodesic ranges used to pick the cells within range. [cells]
 COARSE_STRIDE_CELLS = 32
@@ -713,6 +718,13 @@ class UnitEnvelope:
     def window(self) -> tuple[slice, slice]:
         return self.los.window
 
+    def __repr__(self) -> str:
+        rows, cols = self.window
+        layers = "; ".join(f"{name}: {', '.join(c.name for c in comps) or 'none'}" for name, comps in self.layers.items())
+        return (f"<UnitEnvelope {self.unit_id!r} ({self.figures.system_name}) rows {rows.start}:{rows.stop}, "
+                f"cols {cols.start}:{cols.stop}, antenna {self.los.antenna_altitude_msl_m:.0f} m MSL, "
+                f"range {self.los.max_range_m / 1000:g} km; {layers}>")
+
     def covered(self, layer: str, altitude_msl_m: np.ndarray | float) -> np.ndarray:
         """Covered cells of the unit's window at the given altitude(s) [m MSL]."""
         components = self.layers[layer]
@@ -1013,6 +1025,12 @@ class Coverage:
     placements: dict[str, dict] = field(default_factory=dict)
     #: The scenario's own sources (``sources:`` of the file), by id.
     placement_sources: dict[str, dict] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        g = self.grid
+        ew_m, ns_m = g.cell_size_m
+        return (f"<Coverage {self.scenario_name!r}: {len(self.envelopes)} units ({', '.join(self.envelopes)}) on a "
+                f"{g.n_rows} x {g.n_cols} grid of ~{ew_m:.0f} x {ns_m:.0f} m cells, k = {self.k_factor:.4g}>")
 
     @property
     def unit_ids(self) -> list[str]:

@@ -236,6 +236,7 @@ def test_cache_hits_corruption_and_bypass(tmp_path):
     assert not list((tmp_path / "cache").rglob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_geographic_and_utm_terrain_give_the_same_area(tmp_path):
     """kurils-2020 on its DTED (lat/lon) and on the same terrain reprojected to UTM: within 2 %.
 
@@ -345,3 +346,12 @@ def test_the_maximum_slant_range_bounds_the_floor_too():
     covered_m2 = float((area * env.covered("engagement", np.float32(3000.0))).sum())
     expected_m2 = math.pi * (3000.0**2 - 2000.0**2)
     assert covered_m2 == pytest.approx(expected_m2, rel=0.03)
+
+
+def test_reprs_are_short_and_say_their_units(four_units):
+    coverage, _ = four_units
+    text = repr(coverage)
+    assert len(text) < 300 and "4 units" in text and " m cells" in text and "240 x 240" in text
+    envelope = repr(coverage.envelopes["c"])
+    assert len(envelope) < 300 and "m MSL" in envelope and "km" in envelope
+    assert len(repr(coverage.envelopes["c"].los)) < 200
