@@ -22,7 +22,9 @@ import numba
 import numpy as np
 
 from gui.state import ALTITUDE_MAX_M, ALTITUDE_MIN_M, EDITABLE_FIELDS, ViewState
+from simulator.api import load_scenario_as_of
 from simulator.cache import EnvelopeCache
+from simulator.compare import compare_coverages, coverage_reusing, require_same_grid
 from simulator.coverage import (
     CancelToken,
     Coverage,
@@ -36,8 +38,6 @@ from simulator.errors import AdcovError, ComputationCancelled
 from simulator.figures import UnitFigures, resolve_unit_figures
 from simulator.geometry import WGS84_GEOD
 from simulator.scenario import Scenario, UnitSpec, load_scenario
-
-from simulator.compare import compare_coverages, coverage_reusing, require_same_grid
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -397,9 +397,7 @@ def load_comparison(
 ) -> ComparisonSide:
     """Load the variant to compare with: its units as of its ``as_of`` (as ``adcov compare``),
     reusing the reference's envelopes for unchanged units."""
-    scenario = load_scenario(path)
-    if scenario.as_of is not None:
-        scenario = scenario.active_as_of(scenario.as_of)
+    scenario = load_scenario_as_of(path)
     if coverage_reusing is not None:
         coverage = coverage_reusing(scenario, reference, range_mode=range_mode, cache=cache, progress=progress, cancel=cancel)
     else:  # pragma: no cover - until simulator/compare.py exists

@@ -5,3 +5,35 @@ and ``tests/test_architecture.py``).
 """
 
 __version__ = "0.1.0"
+
+#: The front door, imported on first use (``import simulator`` stays cheap: no numba, no GDAL):
+#: ``load_scenario`` (a file, every unit), ``load_scenario_as_of`` (the date rule),
+#: ``run_scenario`` (``adcov run`` as a call), ``compare_scenarios`` (``adcov compare``: named so
+#: because ``simulator.compare`` is the module), ``viewshed`` (``adcov viewshed``) and the error
+#: root ``AdcovError``.
+_FACADE = {
+    "AdcovError": "simulator.errors",
+    "load_scenario": "simulator.scenario",
+    "load_scenario_as_of": "simulator.api",
+    "run_scenario": "simulator.api",
+    "RunResult": "simulator.api",
+    "compare_scenarios": "simulator.api",
+    "viewshed": "simulator.api",
+}
+
+__all__ = ["__version__", *_FACADE]
+
+
+def __getattr__(name: str):
+    module = _FACADE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FACADE))

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 
+from simulator.api import run_scenario
 from simulator.cli.common import (
     add_cache_options,
     add_grid_options,
@@ -17,7 +18,7 @@ from simulator.cli.common import (
     progress_bar,
     with_resolution,
 )
-from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS, build_coverage, summarize
+from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
 
@@ -45,14 +46,11 @@ def parse_date(text: str, option: str) -> dt.date:
 
 
 def load_for_run(path: str, as_of: str | None):
-    from simulator.scenario import load_scenario
+    """The scenario with the units active on ``--as-of`` (else on the file's own date): the
+    date rule of :func:`simulator.api.load_scenario_as_of`, with the option's name in errors."""
+    from simulator.api import load_scenario_as_of
 
-    scenario = load_scenario(path)
-    if as_of:
-        scenario = scenario.active_as_of(parse_date(as_of, "--as-of"))
-    elif scenario.as_of:
-        scenario = scenario.active_as_of(scenario.as_of)
-    return scenario
+    return load_scenario_as_of(path, parse_date(as_of, "--as-of") if as_of else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,17 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:  # before computing; '' is refused, not ignored
         check_report_out(args.out, [args.scenario])
     scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
-    inactive = _inactive_units(scenario)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to compute")
     with progress_bar(not args.json) as progress:
-        coverage = build_coverage(scenario, range_mode=args.range_mode, cache=cache_from_args(args), progress=progress,
-                                  scheduler=scheduler)
-    result = summarize(coverage, layers=layers, altitudes_m=altitudes, altitude_ref=args.altitude_ref)
-    result["scenario_file"] = str(args.scenario)
-    result["as_of"] = scenario.as_of.isoformat() if scenario.as_of else None
-    result["active_units"] = coverage.unit_ids
-    result["inactive_units"] = inactive
+        run_result = run_scenario(scenario, range_mode=args.range_mode, altitudes_m=altitudes, altitude_ref=args.altitude_ref,
+                                  layers=layers, cache=cache_from_args(args), scheduler=scheduler, progress=progress,
+                                  scenario_file=str(args.scenario))
+    coverage, result = run_result.coverage, run_result.summary
     written = []
     if args.out is not None:
         from simulator.export import write_run_report
@@ -105,17 +99,6 @@ def check_report_out(out, inputs) -> None:
         check_report_folder(out)
     except AdcovError as exc:
         raise AdcovError(f"--out: {exc}") from None
-
-
-def _inactive_units(scenario) -> list[dict]:
-    """Units of the file that the date leaves out: id, deployed, withdrawn, status."""
-    active = set(scenario.unit_ids)
-    return [
-        {"id": u.id, "deployed": u.deployed.isoformat() if u.deployed else None,
-         "withdrawn": u.withdrawn.isoformat() if u.withdrawn else None, "status": u.status}
-        for u in tuple(getattr(scenario, "grid_units", ()) or ())
-        if u.id not in active and u not in scenario.withdrawn_units
-    ]
 
 
 def print_summary(result: dict) -> None:

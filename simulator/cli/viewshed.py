@@ -9,17 +9,19 @@ maximum range (nodata); ``--floor-out`` writes the lowest visible altitude, floa
 from __future__ import annotations
 
 import argparse
-import math
-
-from simulator.errors import AdcovError
-from simulator.geometry import K_FACTOR_MAX, K_FACTOR_MIN
 
 # numpy, numba, rasterio and pyproj are imported where used: ``run`` reads the DEM in one
 # thread while the other imports and loads the kernels.
-
-VISIBLE, HIDDEN, BEYOND_RANGE = 1, 0, 255  # the values of simulator.visibility.classify_visible
-UNLIMITED_RANGE_M = 1e9
-DEFAULT_K_FACTOR = 4.0 / 3.0  # simulator.geometry.DEFAULT_K_FACTOR (a test checks they agree)
+from simulator.one_observer import (  # noqa: F401 - the command's names, re-exported
+    BEYOND_RANGE,
+    DEFAULT_K_FACTOR,
+    HIDDEN,
+    UNLIMITED_RANGE_M,
+    VISIBLE,
+    check_options,
+    viewshed,
+)
+from simulator.one_observer import write_rasters_together as _write_together
 
 
 def register(subparsers) -> None:
@@ -47,59 +49,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor) -> None:
-    """Refuse bad viewshed options with the option's name and what is valid (AdcovError)."""
-    if target_ref not in ("agl", "msl"):
-        raise AdcovError(f"target_ref: {target_ref!r} is not valid; expected agl or msl")
-    if max_range_km is not None and not max_range_km > 0:
-        raise AdcovError(f"--max-range-km: expected a number > 0 [km], got {max_range_km}")
-    if not (math.isfinite(observer_height_m) and observer_height_m >= 0):
-        raise AdcovError(f"--observer-height-m: expected a number >= 0 [m] above ground, got {observer_height_m}")
-    if not (math.isfinite(k_factor) and K_FACTOR_MIN <= k_factor <= K_FACTOR_MAX):
-        raise AdcovError(f"--k-factor: expected a number in [{K_FACTOR_MIN:g}, {K_FACTOR_MAX:g}] (4/3 for standard "
-                         f"refraction, 1 geometric, large for ducting), got {k_factor}")
-    if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 360.0):
-        raise AdcovError(f"--lat/--lon: expected latitude in [-90, 90] and longitude in [-180, 360] [deg], got {lat_deg}, {lon_deg}")
-    if not math.isfinite(target_height_m):
-        raise AdcovError(f"--target-height-m: expected a finite number [m], got {target_height_m}")
-    if not target_height_m >= 0 and target_ref == "agl":
-        raise AdcovError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
-
-
-def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None,
-             k_factor=DEFAULT_K_FACTOR, resolution_m=None, with_grid=False):
-    """Visibility (uint8) and floor (float32, m MSL) on the terrain's own grid, or with
-    ``resolution_m`` ("native", "default" or metres) on an analysis grid cut to the range disk
-    (then ``with_grid=True`` also returns that grid)."""
-    import numpy as np
-
-    from simulator.coverage import compute_line_of_sight
-    from simulator.geometry import AnalysisGrid
-    from simulator.visibility import classify_visible
-
-    check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)
-    if resolution_m is None:
-        grid = AnalysisGrid.from_terrain(terrain)
-    else:
-        from simulator.analysis_area import UnitDisk, plan_grid
-
-        if not max_range_km:
-            raise AdcovError("--resolution-m needs --max-range-km (the grid is cut to that disk)")
-        disk = UnitDisk("observer", float(lat_deg), float(lon_deg), max_range_km * 1000.0)
-        grid = plan_grid(terrain, [disk], resolution_m=None if resolution_m == "default" else resolution_m,
-                         outside_terrain="clip")
-    max_range_m = max_range_km * 1000.0 if max_range_km else UNLIMITED_RANGE_M
-    los = compute_line_of_sight(grid, lat_deg, lon_deg, observer_height_m, k_factor, max_range_m, with_ground_range=False)
-    if los.floor_msl_m.shape == grid.shape:
-        floor = los.floor_msl_m  # the window is the whole DEM: no copy
-    else:
-        floor = np.full(grid.shape, np.nan, dtype=np.float32)
-        floor[los.window] = los.floor_msl_m
-    agl = target_ref == "agl"
-    visible = classify_visible(floor, np.ascontiguousarray(grid.elevation_m), np.float32(target_height_m), agl)
-    return (visible, floor, grid) if with_grid else (visible, floor)
-
-
 def _warm_up() -> None:
     """Run the whole viewshed once on a tiny grid: imports numba and the simulator and loads
     the compiled kernels from numba's cache (~0.7 s), while GDAL reads the DEM in another
@@ -115,41 +64,6 @@ def _warm_up() -> None:
         viewshed(tiny, 45.15024, 15.00458, 10.0, 0.0)  # the centre of the tiny grid
     except Exception:  # noqa: BLE001, S110 - only a head start: the real run reports any problem itself
         pass
-
-
-def _write_together(rasters, transform, crs) -> None:
-    """Write ``(option, name, path, array, nodata)`` rasters: all of them, or none (the previous
-    files stay).
-
-    Each goes to a ``.adcov-tmp-*`` sibling of ``path`` first (GDAL encodes without the GIL:
-    side by side); only when every one is complete are they renamed into place.
-    """
-    import contextlib
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from simulator.fileio import temp_path_for
-    from simulator.terrain import write_geotiff
-
-    temps = [temp_path_for(path) for _, _, path, _, _ in rasters]
-    try:
-        with ThreadPoolExecutor(max_workers=len(rasters)) as pool:
-            writes = [pool.submit(write_geotiff, tmp, array, transform, crs, nodata=nodata)
-                      for tmp, (_, _, _, array, nodata) in zip(temps, rasters)]
-        for tmp, (option, name, _, _, _), write in zip(temps, rasters, writes):
-            try:
-                write.result()
-            except AdcovError as exc:  # its message names the temporary file
-                raise AdcovError(f"{option}: {str(exc).replace(str(tmp), name)} (no output was replaced)") from exc
-        for (option, name, path, _, _), tmp in zip(rasters, temps):
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise AdcovError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc}") from exc
-    finally:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
 
 def run(args: argparse.Namespace) -> int:

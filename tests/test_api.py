@@ -1,0 +1,66 @@
+"""The front door: ``simulator.run_scenario`` and friends equal the commands they stand for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
+
+import simulator
+from simulator.cli import main
+from simulator.errors import AdcovError
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("api")
+    elevation = rough_elevation_m((80, 80), seed=5, relief_m=400.0)
+    terrain = utm_terrain(elevation, 200.0)
+    units = [dict(unit_at(terrain, "early", 25, 25, range_km=6), deployed="2020-01-01", withdrawn="2021-06-30"),
+             dict(unit_at(terrain, "late", 50, 50, range_km=6), deployed="2021-01-01")]
+    path = write_scenario(folder, elevation, 200.0, units, name="dated", as_of="2020-06-01")
+    lon, lat = cell_lonlat(terrain, 40, 40)
+    return {"path": path, "dem": folder / "synthetic.tif", "lat": lat, "lon": lon}
+
+
+def test_importing_simulator_loads_nothing_heavy():
+    code = "import sys, simulator; print(sorted(m for m in ('numba', 'rasterio', 'pyproj', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert {"run_scenario", "load_scenario_as_of", "compare_scenarios", "viewshed", "AdcovError"} <= set(dir(simulator))
+    assert simulator.AdcovError is AdcovError
+    with pytest.raises(AttributeError):
+        simulator.no_such_name  # noqa: B018
+
+
+def test_the_date_rule_has_one_home(dated):
+    assert list(simulator.load_scenario_as_of(dated["path"]).unit_ids) == ["early"]  # the file's own as_of
+    assert list(simulator.load_scenario_as_of(dated["path"], "2022-01-01").unit_ids) == ["late"]
+    assert sorted(simulator.load_scenario(dated["path"]).unit_ids) == ["early", "late"]
+    with pytest.raises(AdcovError, match="not a date"):
+        simulator.load_scenario_as_of(dated["path"], "June")
+
+
+def test_run_scenario_is_adcov_run_json(dated, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ADCOV_CACHE_DIR", str(tmp_path))
+    for as_of in (None, "2022-01-01"):
+        argv = ["run", str(dated["path"]), "--json", "--altitudes-m", "100,1000"] + (["--as-of", as_of] if as_of else [])
+        assert main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)
+        result = simulator.run_scenario(dated["path"], as_of=as_of, altitudes_m=(100.0, 1000.0))
+        assert json.loads(json.dumps(result.summary)) == printed
+        assert result.coverage.unit_ids == printed["active_units"]
+    assert "2 units" not in repr(result) and "1 units" in repr(result)
+
+
+def test_compare_scenarios_and_viewshed_take_paths(dated):
+    comparison = simulator.compare_scenarios(dated["path"], dated["path"], vs_as_of="2022-01-01", altitudes_m=(1000.0,),
+                                             cache=None)
+    assert comparison.withdrawn_units == ["early"] and comparison.added_units == ["late"]
+    visible, floor = simulator.viewshed(dated["dem"], dated["lat"], dated["lon"], 20.0, 0.0, max_range_km=5.0)
+    assert visible.shape == floor.shape == (80, 80) and visible.dtype == np.uint8
+    assert set(np.unique(visible)) <= {0, 1, 255} and (visible == 1).any()
