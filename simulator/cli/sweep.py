@@ -17,18 +17,13 @@ Runs in this process by default; --scheduler local starts a Dask LocalCluster on
 Every output is written atomically; Ctrl-C stops cleanly and leaves no output.
 """
 
+
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
-import json
-import os
-import sys
-import uuid
 from pathlib import Path
 
+from simulator import sweep
 from simulator.cli.common import (
     add_cache_options,
     add_grid_options,
@@ -42,7 +37,10 @@ from simulator.cli.run import load_for_run
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
-from simulator.fileio import TMP_PREFIX, check_output_file, check_output_folder
+from simulator.fileio import check_output_file
+from simulator.sweep.writers import check_companion_folder, csv_text, write_sweep_outputs
+
+__all__ = ["csv_text", "register", "run_sweep"]  # csv_text: the writer's CSV format, for callers of this module
 
 EPILOG = """\
 examples:
@@ -121,124 +119,8 @@ def _scheduler(text: str | None):
     raise AdcovError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
 
 
-def _altitude_label(altitude_m: float) -> str:
-    return str(int(altitude_m)) if float(altitude_m).is_integer() else repr(float(altitude_m)).replace(".", "p")
-
-
-class AtomicOutputs:
-    """Files written under temporary names, renamed into place together at :meth:`commit`.
-
-    Until the commit nothing is visible under the final names; :meth:`abort` (or an error
-    during the commit) removes every temporary file and any file already renamed.
-    """
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[Path, Path]] = []
-        self._made: list[Path] = []
-        self.written: list[Path] = []
-
-    def make_dir(self, folder: Path) -> Path:
-        """A folder for outputs; one this made is removed again by :meth:`abort` if left empty."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            try:
-                folder.mkdir()
-            except OSError as exc:
-                raise AdcovError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
-            self._made.append(folder)
-        return folder
-
-    def temp_for(self, final: Path) -> Path:
-        final = Path(final)
-        temp = final.with_name(f"{TMP_PREFIX}{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{final.suffix}")
-        self._pending.append((temp, final))
-        return temp
-
-    def write_text(self, final: Path, text: str) -> None:
-        temp = self.temp_for(final)
-        try:
-            with open(temp, "x", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:  # a full disk: ENOSPC, EFBIG, EDQUOT
-            raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
-
-    def commit(self) -> list[Path]:
-        """Rename every file into place; on failure the files already renamed are put back as they were."""
-        done: list[tuple[Path, Path | None]] = []
-        try:
-            for temp, final in self._pending:
-                backup = None
-                if os.path.lexists(final):  # keep the previous file until every rename succeeded
-                    backup = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}.old-{uuid.uuid4().hex[:8]}")
-                    try:
-                        os.link(final, backup, follow_symlinks=False)
-                    except OSError:  # no hard links on this file system: no way back for this one
-                        backup = None
-                os.replace(temp, final)
-                done.append((final, backup))
-        except BaseException as exc:
-            for final, backup in reversed(done):
-                with contextlib.suppress(OSError):
-                    if backup is None:
-                        os.unlink(final)
-                    else:
-                        os.replace(backup, final)
-            for _final, backup in done:
-                if backup is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(backup)
-            self.abort()
-            if isinstance(exc, OSError):
-                raise AdcovError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
-            raise
-        for _final, backup in done:
-            if backup is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(backup)
-        self._pending = []
-        self.written = [final for final, _ in done]
-        return self.written
-
-    def abort(self) -> None:
-        for temp, _final in self._pending:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        self._pending = []
-        for folder in reversed(self._made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
-        self._made = []
-
-
-def csv_text(columns, rows) -> str:
-    """CSV with a header; floats as Python writes them (shortest repr, exact round trip); None empty."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buffer.getvalue()
-
-
-def _write_parquet(outputs: AtomicOutputs, final: Path, columns, rows) -> bool:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        return False
-    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
-    try:
-        pq.write_table(table, str(outputs.temp_for(final)))
-    except OSError as exc:  # pyarrow's IO errors are OSErrors
-        raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
-    return True
-
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from simulator import sweep
-
     altitudes = parse_altitudes_m(args.altitudes_m)
     layers = parse_choices(args.layers, LAYERS, "--layers")
     levels = _levels(args.levels)
@@ -261,7 +143,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     if uncertainty and args.max_withdrawn is not None:
         raise AdcovError("--max-withdrawn applies to withdrawal sweeps, not to --positions")
     if uncertainty:
-        _check_companion_folder(out)
+        check_companion_folder(out)
     scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
     if not scenario.units:
         raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to sweep")
@@ -269,28 +151,19 @@ def run_sweep(args: argparse.Namespace) -> int:
     modes = sweep.SPREAD_MODES if args.range_spread else (args.range_mode,)
     common = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args),
                   scheduler=scheduler, n_workers=args.workers)
-    outputs = AtomicOutputs()
-    try:
-        with progress_bar() as progress:
-            if uncertainty:
-                result = sweep.coverage_ensemble(
-                    scenario, samples=args.positions or 0, seed=args.seed, units=units, land_only=args.land_only,
-                    range_modes=modes, progress=progress, cache_samples=args.cache_samples, **common,
-                )
-            else:
-                result = sweep.withdrawal_sweep(
-                    scenario, units=units,
-                    max_withdrawn=args.max_withdrawn if (args.max_withdrawn is not None or units is not None) else DEFAULT_MAX_WITHDRAWN,
-                    range_modes=modes, progress=progress, **common,
-                )
+    with progress_bar() as progress:
         if uncertainty:
-            parquet = _write_uncertainty(outputs, out, result, levels)
+            result = sweep.coverage_ensemble(
+                scenario, samples=args.positions or 0, seed=args.seed, units=units, land_only=args.land_only,
+                range_modes=modes, progress=progress, cache_samples=args.cache_samples, **common,
+            )
         else:
-            parquet = _write_withdrawals(outputs, out, result)
-        written = outputs.commit()
-    except BaseException:
-        outputs.abort()  # an interrupt too: the command reports it (simulator.cli.main)
-        raise
+            result = sweep.withdrawal_sweep(
+                scenario, units=units,
+                max_withdrawn=args.max_withdrawn if (args.max_withdrawn is not None or units is not None) else DEFAULT_MAX_WITHDRAWN,
+                range_modes=modes, progress=progress, **common,
+            )
+    written, parquet = write_sweep_outputs(out, result, levels)  # all or nothing; an interrupt leaves no output
     if uncertainty:
         _print_uncertainty(result)
     else:
@@ -299,67 +172,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not parquet:
         print("(Parquet skipped: pyarrow is not installed)")
     return 0
-
-
-def _check_companion_folder(out: Path) -> Path:
-    """The folder of the uncertainty outputs (results.csv -> results/), checked like --out."""
-    folder = out.with_suffix("")
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
-    return check_output_folder(folder, "--out (its companion folder)")
-
-
-def _write_withdrawals(outputs: AtomicOutputs, out: Path, result) -> bool:
-    from simulator.sweep import WITHDRAWAL_COLUMNS
-
-    rows = result.rows()
-    parquet = _write_parquet(outputs, out.with_suffix(".parquet"), WITHDRAWAL_COLUMNS, rows)
-    outputs.write_text(out, csv_text(WITHDRAWAL_COLUMNS, rows))
-    return parquet
-
-
-def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> bool:
-    import shapely.geometry
-
-    from simulator.sweep import MEMBER_COLUMNS, SAMPLE_COLUMNS, UNCERTAINTY_COLUMNS
-    from simulator.terrain import write_geotiff
-
-    folder = _check_companion_folder(out)  # results.csv -> results/: one folder, not a dozen files beside the CSV
-    outputs.make_dir(folder)
-    grid = result.grid
-    ref = "" if result.altitude_ref == "msl" else f"_{result.altitude_ref}"
-    features = []
-    for layer in result.layers:
-        for altitude_m in result.altitudes_m:
-            probability = result.probability(layer, altitude_m)
-            final = folder / f"p_{layer}_{_altitude_label(altitude_m)}m{ref}.tif"
-            temp = outputs.temp_for(final)
-            try:
-                write_geotiff(
-                    temp, probability, grid.transform, grid.terrain.crs,
-                    tags={"quantity": f"probability of {layer} coverage", "altitude_m": f"{altitude_m:g}",
-                          "altitude_ref": result.altitude_ref, "members": str(len(result.members)),
-                          "scenario": result.scenario_name, "units": "1 (fraction of members)"},
-                )
-            except AdcovError as exc:  # its message names the temporary file
-                raise AdcovError(f"--out: {str(exc).replace(str(temp), str(final))} (no output was replaced)") from exc
-            for level in levels:
-                geometry = result.polygons_lonlat(layer, altitude_m, level)
-                features.append({
-                    "type": "Feature",
-                    "properties": {"scenario": result.scenario_name, "layer": layer, "altitude_m": float(altitude_m),
-                                   "altitude_ref": result.altitude_ref, "probability_min": level,
-                                   "members": len(result.members)},
-                    "geometry": shapely.geometry.mapping(geometry),
-                })
-    outputs.write_text(folder / "levels.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
-    outputs.write_text(folder / "members.csv", csv_text(MEMBER_COLUMNS, result.member_rows()))
-    if result.positions:
-        outputs.write_text(folder / "samples.csv", csv_text(SAMPLE_COLUMNS, result.sample_rows()))
-    rows = result.rows()
-    parquet = _write_parquet(outputs, out.with_suffix(".parquet"), UNCERTAINTY_COLUMNS, rows)
-    outputs.write_text(out, csv_text(UNCERTAINTY_COLUMNS, rows))
-    return parquet
 
 
 def _print_ranking(result, top: int) -> None:

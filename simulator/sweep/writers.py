@@ -1,0 +1,240 @@
+"""Sweep results as files: the CSV table, its Parquet twin and the uncertainty companions.
+
+A withdrawal sweep writes its table (:data:`~simulator.sweep.withdrawals.WITHDRAWAL_COLUMNS`)
+to ``results.csv`` and, when pyarrow is installed, ``results.parquet``. An ensemble writes its
+covered-area distribution there and, in a folder named after the CSV (``results.csv`` ->
+``results/``), the probability of coverage per layer and altitude as GeoTIFFs
+(``p_<layer>_<alt>m.tif``), polygons at probability levels (``levels.geojson``), per-member
+areas (``members.csv``) and the sampled sites (``samples.csv``).
+
+Every file is written under a temporary name and renamed into place with the others at the
+end (:class:`AtomicOutputs`): an error or an interrupt leaves the previous files as they were.
+Messages name the ``--out`` option, the way ``adcov sweep`` is told where to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+
+from simulator.errors import AdcovError
+from simulator.fileio import TMP_PREFIX, check_output_folder
+from simulator.sweep.ensemble import (
+    DEFAULT_LEVELS,
+    MEMBER_COLUMNS,
+    SAMPLE_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+    UncertaintyResult,
+)
+from simulator.sweep.withdrawals import WITHDRAWAL_COLUMNS, WithdrawalSweep
+
+
+def write_sweep_outputs(out, result: WithdrawalSweep | UncertaintyResult, levels=DEFAULT_LEVELS) -> tuple[list[Path], bool]:
+    """Write a sweep's result to ``out`` (a .csv path) and its companions, all or nothing.
+
+    Parameters
+    ----------
+    out : path-like
+        The results table (CSV); the Parquet table goes next to it, an ensemble's other
+        outputs in the folder named after it (see the module docstring).
+    result : WithdrawalSweep or UncertaintyResult
+    levels : sequence of float
+        Probability levels of an ensemble's polygons, in (0, 1].
+
+    Returns
+    -------
+    written : list of Path
+        The files put in place.
+    parquet : bool
+        False when pyarrow is not installed (no Parquet table was written).
+    """
+    out = Path(out)
+    outputs = AtomicOutputs()
+    try:
+        if isinstance(result, UncertaintyResult):
+            parquet = _write_uncertainty(outputs, out, result, levels)
+        else:
+            parquet = _write_withdrawals(outputs, out, result)
+        written = outputs.commit()
+    except BaseException:
+        outputs.abort()  # an interrupt too: nothing half written stays
+        raise
+    return written, parquet
+
+
+def check_companion_folder(out: Path) -> Path:
+    """The folder of the uncertainty outputs (results.csv -> results/), checked like --out."""
+    folder = out.with_suffix("")
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
+    return check_output_folder(folder, "--out (its companion folder)")
+
+
+def _altitude_label(altitude_m: float) -> str:
+    return str(int(altitude_m)) if float(altitude_m).is_integer() else repr(float(altitude_m)).replace(".", "p")
+
+
+class AtomicOutputs:
+    """Files written under temporary names, renamed into place together at :meth:`commit`.
+
+    Until the commit nothing is visible under the final names; :meth:`abort` (or an error
+    during the commit) removes every temporary file and any file already renamed.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+        self._made: list[Path] = []
+        self.written: list[Path] = []
+
+    def make_dir(self, folder: Path) -> Path:
+        """A folder for outputs; one this made is removed again by :meth:`abort` if left empty."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise AdcovError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
+            self._made.append(folder)
+        return folder
+
+    def temp_for(self, final: Path) -> Path:
+        final = Path(final)
+        temp = final.with_name(f"{TMP_PREFIX}{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{final.suffix}")
+        self._pending.append((temp, final))
+        return temp
+
+    def write_text(self, final: Path, text: str) -> None:
+        temp = self.temp_for(final)
+        try:
+            with open(temp, "x", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a full disk: ENOSPC, EFBIG, EDQUOT
+            raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
+
+    def commit(self) -> list[Path]:
+        """Rename every file into place; on failure the files already renamed are put back as they were."""
+        done: list[tuple[Path, Path | None]] = []
+        try:
+            for temp, final in self._pending:
+                backup = None
+                if os.path.lexists(final):  # keep the previous file until every rename succeeded
+                    backup = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}.old-{uuid.uuid4().hex[:8]}")
+                    try:
+                        os.link(final, backup, follow_symlinks=False)
+                    except OSError:  # no hard links on this file system: no way back for this one
+                        backup = None
+                os.replace(temp, final)
+                done.append((final, backup))
+        except BaseException as exc:
+            for final, backup in reversed(done):
+                with contextlib.suppress(OSError):
+                    if backup is None:
+                        os.unlink(final)
+                    else:
+                        os.replace(backup, final)
+            for _final, backup in done:
+                if backup is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(backup)
+            self.abort()
+            if isinstance(exc, OSError):
+                raise AdcovError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
+            raise
+        for _final, backup in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(backup)
+        self._pending = []
+        self.written = [final for final, _ in done]
+        return self.written
+
+    def abort(self) -> None:
+        for temp, _final in self._pending:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        self._pending = []
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        self._made = []
+
+
+def csv_text(columns, rows) -> str:
+    """CSV with a header; floats as Python writes them (shortest repr, exact round trip); None empty."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def _write_parquet(outputs: AtomicOutputs, final: Path, columns, rows) -> bool:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    try:
+        pq.write_table(table, str(outputs.temp_for(final)))
+    except OSError as exc:  # pyarrow's IO errors are OSErrors
+        raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
+    return True
+
+
+def _write_withdrawals(outputs: AtomicOutputs, out: Path, result) -> bool:
+    rows = result.rows()
+    parquet = _write_parquet(outputs, out.with_suffix(".parquet"), WITHDRAWAL_COLUMNS, rows)
+    outputs.write_text(out, csv_text(WITHDRAWAL_COLUMNS, rows))
+    return parquet
+
+
+def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> bool:
+    import shapely.geometry
+
+    from simulator.terrain import write_geotiff  # at call time: a replacement of it takes effect (tests interrupt writes so)
+
+    folder = check_companion_folder(out)  # results.csv -> results/: one folder, not a dozen files beside the CSV
+    outputs.make_dir(folder)
+    grid = result.grid
+    ref = "" if result.altitude_ref == "msl" else f"_{result.altitude_ref}"
+    features = []
+    for layer in result.layers:
+        for altitude_m in result.altitudes_m:
+            probability = result.probability(layer, altitude_m)
+            final = folder / f"p_{layer}_{_altitude_label(altitude_m)}m{ref}.tif"
+            temp = outputs.temp_for(final)
+            try:
+                write_geotiff(
+                    temp, probability, grid.transform, grid.terrain.crs,
+                    tags={"quantity": f"probability of {layer} coverage", "altitude_m": f"{altitude_m:g}",
+                          "altitude_ref": result.altitude_ref, "members": str(len(result.members)),
+                          "scenario": result.scenario_name, "units": "1 (fraction of members)"},
+                )
+            except AdcovError as exc:  # its message names the temporary file
+                raise AdcovError(f"--out: {str(exc).replace(str(temp), str(final))} (no output was replaced)") from exc
+            for level in levels:
+                geometry = result.polygons_lonlat(layer, altitude_m, level)
+                features.append({
+                    "type": "Feature",
+                    "properties": {"scenario": result.scenario_name, "layer": layer, "altitude_m": float(altitude_m),
+                                   "altitude_ref": result.altitude_ref, "probability_min": level,
+                                   "members": len(result.members)},
+                    "geometry": shapely.geometry.mapping(geometry),
+                })
+    outputs.write_text(folder / "levels.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    outputs.write_text(folder / "members.csv", csv_text(MEMBER_COLUMNS, result.member_rows()))
+    if result.positions:
+        outputs.write_text(folder / "samples.csv", csv_text(SAMPLE_COLUMNS, result.sample_rows()))
+    rows = result.rows()
+    parquet = _write_parquet(outputs, out.with_suffix(".parquet"), UNCERTAINTY_COLUMNS, rows)
+    outputs.write_text(out, csv_text(UNCERTAINTY_COLUMNS, rows))
+    return parquet
