@@ -13,7 +13,6 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +30,11 @@ from gui.state import (
     ViewState,
 )
 from gui.worker import Task, TaskRunner
+from simulator import export as _export
 from simulator.cache import EnvelopeCache
 from simulator.errors import AdcovError
-from simulator.fileio import give_default_mode
+from simulator.fileio import write_bytes_atomically
 from simulator.scenario import bundled_scenario
-
-from simulator import export as _export
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)  # per item where it shows
 qt_compat.protect_none()  # PySide6 6.12 on CPython 3.11 leaks references to None
@@ -1089,19 +1087,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return scenario
 
     def _atomic_write_text(self, path: Path, text: str) -> None:
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=".adcov-tmp-", suffix=path.suffix, dir=path.parent or ".")
-        try:
-            give_default_mode(fd)  # the user's umask (mkstemp makes 0600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_bytes_atomically(Path(path), text.encode("utf-8"))
 
     def _export_subject(self):
         """(coverage, comparison or None) the exports describe: the view's."""

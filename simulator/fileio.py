@@ -56,20 +56,27 @@ def temp_path_for(path) -> Path:
     return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
 
 
-def write_bytes_atomically(path, data, *, verify: bool = False) -> Path:
+def write_bytes_atomically(path, data, *, verify: bool = False, fsync: bool = False, check=None) -> Path:
     """Write ``data`` (bytes or a buffer) to ``path`` through a temporary sibling and ``os.replace``.
 
     Raises the ``OSError`` of any failed step (a full disk included); the temporary file is then
     removed and ``path`` keeps its previous content (or stays absent). ``verify`` reads the
-    temporary file back and compares it with ``data`` before the rename.
+    temporary file back and compares it with ``data`` before the rename; ``fsync`` flushes it to
+    the disk first; ``check(tmp)``, given the complete temporary file's path, may refuse it by
+    raising (e.g. a scenario that does not load back), with the same outcome.
     """
     path = Path(path)
     tmp = temp_path_for(path)
     try:
         with open(tmp, "xb") as fh:  # "x": never write through a file someone put there
             fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         if verify:
             _verify_file(tmp, data)
+        if check is not None:
+            check(tmp)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -4,10 +4,11 @@ A GUI session (units unchecked, a unit moved, an antenna raised, another "as of"
 as a small scenario file that extends the file it started from, so the same question can be
 re-run headless (``adcov run variant.yaml``) and gives the same units and numbers.
 
-The file is written atomically: to a temporary file in the destination folder, validated by
-loading it back with :func:`simulator.scenario.load_scenario`, then moved into place with
-``os.replace``. An invalid variant raises :class:`~simulator.errors.ScenarioError` (naming the
-destination file) and leaves nothing behind.
+The file is written atomically (:func:`simulator.fileio.write_bytes_atomically`): to a
+temporary file in the destination folder, validated by loading it back with
+:func:`simulator.scenario.load_scenario`, then moved into place with ``os.replace``. An
+invalid variant raises :class:`~simulator.errors.ScenarioError` (naming the destination file)
+and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from simulator.errors import Problem, ScenarioError
-from simulator.fileio import give_default_mode
+from simulator.fileio import write_bytes_atomically
 from simulator.scenario import SCHEMA_VERSION, Scenario, load_scenario
 
 __all__ = ["variant_document", "write_variant_scenario"]
@@ -191,27 +191,17 @@ def write_variant_scenario(
     )
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".yaml.tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        give_default_mode(fd)  # the user's umask, like every other writer (mkstemp makes 0600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+
+    def loads_back(tmp: Path) -> None:
+        """Validate the written file before it replaces anything; problems name ``path``."""
         try:
             load_scenario(tmp)
         except ScenarioError as exc:
             shown = os.fspath(path)
             raise ScenarioError(
-                [Problem(shown if p.file == tmp_name or Path(p.file) == tmp else p.file, p.line, p.key_path, p.message)
+                [Problem(shown if p.file == os.fspath(tmp) or Path(p.file) == tmp else p.file, p.line, p.key_path, p.message)
                  for p in exc.problems]
             ) from None
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+
+    write_bytes_atomically(path, text.encode("utf-8"), fsync=True, check=loads_back)
     return load_scenario(path)
