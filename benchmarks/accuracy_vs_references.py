@@ -11,12 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from simulator.cli import main as adcov_main  # noqa: E402
 from test_against_references import CASES, REFERENCE_DIR, disk, geodesic_max_range_m, jaccard, read_band  # noqa: E402
+
+from simulator.cli import main as adcov_main  # noqa: E402
 
 
 def main() -> None:

@@ -427,7 +427,7 @@ def fidelity(scenario: Path, adcov: str, work: Path, args) -> list:
     d, n = json.loads(default["stdout"])["layers"], json.loads(native["stdout"])["layers"]
     worst = 0.0
     for layer in n:
-        for a, b in zip(d[layer], n[layer]):
+        for a, b in zip(d[layer], n[layer], strict=True):
             rel = (a["covered_km2"] - b["covered_km2"]) / b["covered_km2"] if b["covered_km2"] else 0.0
             worst = max(worst, abs(rel))
             print(f"  {layer:<10} {b['altitude_m']:>6.0f} m: default {a['covered_km2']:10.1f} km², "
@@ -454,7 +454,7 @@ class _HgtSampler:
     def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         out = np.zeros(lat.shape)
         lat0, lon0 = np.floor(lat).astype(int), np.floor(lon).astype(int)
-        for a, b in set(zip(lat0.tolist(), lon0.tolist())):
+        for a, b in set(zip(lat0.tolist(), lon0.tolist(), strict=True)):
             sel = (lat0 == a) & (lon0 == b)
             tile = self._tile(a, b)
             if tile is None:

@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     def time_toggle() -> list[float]:
         item = window.unit_items[window.session.unit_ids[0]]
         times = []
-        for i in range(args.repeats + 2):
+        for _ in range(args.repeats + 2):
             # flip whatever it is now (an odd number of toggles in one view leaves it unticked)
             ticked = item.checkState(0) == QtCore.Qt.CheckState.Checked
             state = QtCore.Qt.CheckState.Unchecked if ticked else QtCore.Qt.CheckState.Checked

@@ -48,7 +48,6 @@ import numpy as np
 
 from simulator.cache import EnvelopeCache
 from simulator.coverage import (
-    check_query,
     DEFAULT_ALTITUDES_M,
     LAYERS,
     CancelToken,
@@ -56,6 +55,7 @@ from simulator.coverage import (
     ProgressCallback,
     area_and_count_by_value,
     build_coverage,
+    check_query,
 )
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES

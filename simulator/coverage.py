@@ -35,6 +35,7 @@ import pyproj
 from simulator import visibility
 from simulator.cache import EnvelopeCache, cache_key
 from simulator.errors import AdcovError, ComputationCancelled, NothingInRangeError
+from simulator.figures import UnitFigures, resolve_unit_figures
 from simulator.geometry import (
     EARTH_MEAN_RADIUS_M,
     K_FACTOR_MAX,
@@ -45,7 +46,6 @@ from simulator.geometry import (
     mask_polygons,
     to_lonlat,
 )
-from simulator.figures import UnitFigures, resolve_unit_figures
 
 LAYERS = ("detection", "engagement")
 ALTITUDE_REFS = ("msl", "agl")

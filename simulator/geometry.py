@@ -417,11 +417,11 @@ def mask_polygons(grid: AnalysisGrid, covered: np.ndarray, *, densify_cells: int
     points_list, offsets_list = gen.filled(0.5, 1.5)
     to_ea = pyproj.Transformer.from_crs(grid.crs, crs, always_xy=True)
     polygons = []
-    for points, offsets in zip(points_list, offsets_list):
+    for points, offsets in zip(points_list, offsets_list, strict=True):
         cols, rows = points[:, 0], points[:, 1]
         x, y = grid.pixel_to_xy(rows, cols)
         ex, ey = to_ea.transform(x, y)
-        rings = [np.column_stack([ex[a:b], ey[a:b]]) for a, b in zip(offsets[:-1], offsets[1:])]
+        rings = [np.column_stack([ex[a:b], ey[a:b]]) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
         polygons.append(Polygon(rings[0], rings[1:]))
     merged = shapely.make_valid(MultiPolygon(polygons))
     merged = shapely.normalize(merged)

@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _bilinear(grid, row, col):
     """Bilinear value of ``grid`` at fractional centre-based ``(row, col)``; clamped at edges."""

@@ -88,6 +88,7 @@ def jaccard(a, b):
     return 1.0 if union == 0 else (a & b).sum() / union
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])
 def test_closer_to_grass_than_gdal_is(case, results):
     visible, floor = results[case["case"]]

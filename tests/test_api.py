@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 import simulator
 from simulator.cli import main
 from simulator.errors import AdcovError
+from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+@pytest.mark.slow
 def test_no_module_of_simulator_imports_qt_or_gui():
     offenders = {}
     for path in sorted((ROOT / "simulator").rglob("*.py")):
@@ -48,6 +49,7 @@ def test_import_linter_contract_holds():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_importing_the_simulator_loads_no_qt():
     code = "import sys, simulator.cli, simulator.coverage, simulator.scenario; print(any(m.startswith(('PySide6', 'pyqtgraph', 'gui')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

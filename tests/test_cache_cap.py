@@ -22,6 +22,7 @@ def scenario(tmp_path_factory):
     return load_scenario(write_scenario(folder, elevation, 90.0, units))
 
 
+@pytest.mark.slow
 def test_monte_carlo_samples_do_not_fill_the_cache_by_default(scenario, tmp_path):
     cache = EnvelopeCache(tmp_path / "c")
     position_uncertainty(scenario, 6, seed=1, altitudes_m=[100.0], cache=cache)
@@ -30,6 +31,7 @@ def test_monte_carlo_samples_do_not_fill_the_cache_by_default(scenario, tmp_path
     assert len(cache.entries()) > 2
 
 
+@pytest.mark.slow
 def test_the_cap_is_honoured_under_a_monte_carlo_run(scenario, tmp_path):
     probe = EnvelopeCache(tmp_path / "probe")
     position_uncertainty(scenario, 2, seed=2, altitudes_m=[100.0], cache=probe, cache_samples=True)

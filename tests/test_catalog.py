@@ -378,7 +378,7 @@ def test_addendum_sources_used_by_the_catalog_are_copied_with_their_tier(catalog
 def test_unusable_addendum_figures_never_appear_as_catalog_figures(catalog, addendum):
     unusable = list(addendum_entries(addendum, usable=False))
     assert len(unusable) == 2
-    for system_id, key, entry in unusable:
+    for system_id, _key, entry in unusable:
         printed = {float(entry["value"])} | ({float(entry["value_low"])} if "value_low" in entry else set())
         for system, where, quantity in all_quantities(catalog):
             for figure in quantity.figures:
@@ -565,6 +565,7 @@ def _name_clash(data):
     data["systems"][1]["names"].append("S-300V4")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -591,6 +592,7 @@ def test_malformed_catalog_raises_with_key_path(tmp_path, mutate, expected):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.slow
 def test_problem_lines_point_into_the_file(tmp_path):
     data = packaged_data()
     _set_nominal_outside_spread(data)

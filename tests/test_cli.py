@@ -23,6 +23,7 @@ def run_json(capsys, argv):
     return json.loads(captured.out)
 
 
+@pytest.mark.slow
 def test_run_json_matches_the_api(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ADCOV_CACHE_DIR", str(tmp_path))
     result = run_json(capsys, ["run", KURILS_2020, "--json", "--altitudes-m", "100,10000"])
@@ -31,7 +32,7 @@ def test_run_json_matches_the_api(capsys, tmp_path, monkeypatch):
     assert {"altitude_ref", "covered_km2", "by_unit_km2", "max_depth"} <= set(rows[0])
     scenario = load_scenario(KURILS_2020)
     api = summarize(build_coverage(scenario.active_as_of(scenario.as_of), cache=None), altitudes_m=(100.0, 10000.0))
-    for got, expected in zip(rows, api["layers"]["engagement"]):
+    for got, expected in zip(rows, api["layers"]["engagement"], strict=True):
         assert got["covered_km2"] == pytest.approx(expected["covered_km2"], rel=1e-12)
         assert got["by_unit_km2"] == pytest.approx(expected["by_unit_km2"], rel=1e-12)
     assumptions = result["assumptions"]
@@ -42,12 +43,14 @@ def test_run_json_matches_the_api(capsys, tmp_path, monkeypatch):
     assert again["layers"] == result["layers"]
 
 
+@pytest.mark.slow
 def test_run_table_shows_assumptions(capsys):
     assert main(["run", KURILS_2020, "--no-cache", "--altitudes-m", "1000", "--layers", "engagement"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps to the terminal width
     assert "engagement" in out and "Assumptions" in out and "scenario assumption" in out
 
 
+@pytest.mark.slow
 def test_run_agl_and_as_of(capsys):
     msl = run_json(capsys, ["run", KURILS_2020, "--json", "--no-cache", "--altitudes-m", "300"])
     agl = run_json(capsys, ["run", KURILS_2020, "--json", "--no-cache", "--altitudes-m", "300", "--altitude-ref", "agl"])

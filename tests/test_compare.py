@@ -89,14 +89,14 @@ def assert_same_numbers(got: dict, expected: dict):
     assert got["layers"].keys() == expected["layers"].keys()
     for layer, rows in expected["layers"].items():
         assert len(got["layers"][layer]) == len(rows)
-        for mine, theirs in zip(got["layers"][layer], rows):
+        for mine, theirs in zip(got["layers"][layer], rows, strict=True):
             assert mine["altitude_m"] == theirs["altitude_m"] and mine["altitude_ref"] == theirs["altitude_ref"]
             for key in ("baseline_km2", "variant_km2", "lost_km2", "gained_km2", "kfold_to_single_km2"):
                 assert mine[key] == pytest.approx(theirs[key], rel=1e-12, abs=1e-9), (layer, mine["altitude_m"], key)
             assert mine["depth_km2_before"] == pytest.approx(theirs["depth_km2_before"], rel=1e-12)
             assert mine["depth_km2_after"] == pytest.approx(theirs["depth_km2_after"], rel=1e-12)
     assert [m["unit"] for m in got["marginal"]] == [m["unit"] for m in expected["marginal"]]
-    for mine, theirs in zip(got["marginal"], expected["marginal"]):
+    for mine, theirs in zip(got["marginal"], expected["marginal"], strict=True):
         assert mine["total_lost_km2"] == pytest.approx(theirs["total_lost_km2"], rel=1e-12)
         for layer, by_alt in theirs["lost_km2_by_altitude"].items():
             assert mine["lost_km2_by_altitude"][layer] == pytest.approx(by_alt, rel=1e-12, abs=1e-9)
@@ -105,6 +105,7 @@ def assert_same_numbers(got: dict, expected: dict):
 # --------------------------------------------------------------------------- the Kuril pair
 
 
+@pytest.mark.slow
 def test_cli_json_has_the_documented_keys_and_equals_the_api(cli_pair, api):
     assert cli_pair["baseline"] == "kurils-2020" and cli_pair["variant"] == "kurils-2023"
     assert cli_pair["altitude_ref"] == "msl"
@@ -119,6 +120,7 @@ def test_cli_json_has_the_documented_keys_and_equals_the_api(cli_pair, api):
     assert_same_numbers(cli_pair, api.to_dict())
 
 
+@pytest.mark.slow
 def test_lost_wherever_the_s300v4_reach_beyond_the_tor_m2_and_nothing_gained(api):
     baseline = api.baseline
     assert api.variant.unit_ids == [TOR]
@@ -144,6 +146,7 @@ def test_the_two_largest_marginal_contributions_are_the_s300v4s(api, cli_pair):
         assert api.baseline.envelopes[m.unit].figures.system_id == ("tor_m2" if m.unit == TOR else "s300v4")
 
 
+@pytest.mark.slow
 def test_withdrawing_the_s300v4s_by_id_equals_the_2023_file(cli_pair):
     by_id = cli_json(["compare", KURILS_2020, "--withdraw", ",".join(S300V4), "--json"])
     assert by_id["withdrawn_units"] == S300V4
@@ -184,6 +187,7 @@ def test_bad_withdraw_id_lists_the_valid_ones(cache_dir):
         compare(load_scenario(KURILS_2020), ["nope"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -200,6 +204,7 @@ def test_cli_errors_are_one_line(argv, message):
     assert status == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_table_says_what_is_compared_and_lists_assumptions():
     status, out, err = cli(["compare"])
     assert status == 0, err
@@ -213,6 +218,7 @@ def test_table_says_what_is_compared_and_lists_assumptions():
     assert "…" not in out  # no number is cut short
 
 
+@pytest.mark.slow
 def test_out_calls_the_export_module(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("simulator.export")
@@ -249,6 +255,7 @@ def test_polygons_and_json(api):
 # --------------------------------------------------------------------------- timeline and range band
 
 
+@pytest.mark.slow
 def test_as_of_two_dates_equals_the_file_pair(cli_pair, kurils):
     dated = cli_json(["compare", KURILS_2020, "--as-of", "2022-09-15", "--vs-as-of", "2023-09-01", "--json"])
     assert dated["baseline"] == "kurils-2020 as of 2022-09-15" and dated["variant"] == "kurils-2020 as of 2023-09-01"
@@ -271,6 +278,7 @@ def test_coverage_over_time_follows_the_unit_dates(api, kurils):
     assert km2[1] == pytest.approx(api.change("engagement", 10000.0).baseline_km2, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_range_band_orders_min_nominal_max_for_the_s300v4(kurils, tmp_path):
     s300_only = kurils[0].with_units_withdrawn([TOR])
     band = range_band(s300_only, altitudes_m=(100.0, 3000.0, 10000.0), altitude_ref="msl", layers=["engagement"],
@@ -324,6 +332,7 @@ QUERY = dict(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(before=st.sets(st.sampled_from(UNITS)), after=st.sets(st.sampled_from(UNITS)), **QUERY)
 def test_lost_minus_gained_is_baseline_minus_variant(synthetic, before, after, layer, altitude_m, altitude_ref):
@@ -340,6 +349,7 @@ def test_lost_minus_gained_is_baseline_minus_variant(synthetic, before, after, l
     assert sorted(result.added_units) == sorted(set(after) - set(before))
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(before=st.sets(st.sampled_from(UNITS), min_size=1), data=st.data(), **QUERY)
 def test_withdrawing_never_adds_coverage(synthetic, before, data, layer, altitude_m, altitude_ref):
@@ -352,6 +362,7 @@ def test_withdrawing_never_adds_coverage(synthetic, before, data, layer, altitud
     assert not np.any(row.kfold_to_single_cells & ~row.kept_cells)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(units=st.sets(st.sampled_from(UNITS)), **QUERY)
 def test_comparing_with_itself_changes_nothing(synthetic, units, layer, altitude_m, altitude_ref):
@@ -361,6 +372,7 @@ def test_comparing_with_itself_changes_nothing(synthetic, units, layer, altitude
     assert row.baseline_km2 == row.variant_km2 and row.depth_km2_before == row.depth_km2_after
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(units=st.sets(st.sampled_from(UNITS), min_size=1), **QUERY)
 def test_marginal_is_baseline_minus_baseline_without_the_unit(synthetic, units, layer, altitude_m, altitude_ref):
@@ -374,6 +386,7 @@ def test_marginal_is_baseline_minus_baseline_without_the_unit(synthetic, units, 
         assert m.total_lost_km2 == m.lost_km2_by_altitude[layer][altitude_m]
 
 
+@pytest.mark.slow
 def test_a_variant_file_recomputes_only_changed_and_added_units(synthetic, monkeypatch):
     import simulator.coverage as coverage_module
 
@@ -408,6 +421,7 @@ def test_a_variant_on_another_area_is_refused(synthetic):
         compare_coverages(coverage, build_coverage(load_scenario(other), cache=None), altitudes_m=[100.0])
 
 
+@pytest.mark.slow
 def test_synthetic_timeline(synthetic):
     folder, base, coverage = synthetic
     scenario = load_scenario(base)

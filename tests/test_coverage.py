@@ -10,9 +10,9 @@ import pytest
 import rasterio
 import shapely
 import yaml
+from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from affine import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from simulator import visibility
@@ -59,7 +59,7 @@ def test_depth_is_the_sum_of_unit_coverages(four_units):
             for i, mask in enumerate(per_unit):
                 assert np.all(mask[sole == i])
             r, c = np.argwhere(depth >= 1)[0]
-            assert coverage.units_at(r, c, layer, altitude_m, ref) == [u for u, m in zip(coverage.unit_ids, per_unit) if m[r, c]]
+            assert coverage.units_at(r, c, layer, altitude_m, ref) == [u for u, m in zip(coverage.unit_ids, per_unit, strict=True) if m[r, c]]
 
 
 def test_unit_covered_km2_is_the_area_of_the_unit_mask(four_units):
@@ -162,7 +162,7 @@ def test_slant_range_ceiling_matches_law_of_cosines():
     antenna_m, slant_m = 50.0, 100_000.0
     ground = np.array([0.0, 20_000.0, 60_000.0, 99_000.0, 120_000.0])
     ceiling = slant_range_altitude_msl_m(ground, antenna_m, slant_m, re_m)
-    for d, h in zip(ground, ceiling):
+    for d, h in zip(ground, ceiling, strict=True):
         if not np.isfinite(h):
             assert d > slant_m * 0.99
             continue
@@ -304,7 +304,7 @@ def test_layer_union_is_merged_only_when_exact():
     split = layer_components(["a", "b"], los, terrain, re_m, gapped)
     assert len(merged) == 1 and len(split) == 2
     for limits, comps in ((overlapping, merged), (gapped, split)):
-        singles = [layer_components([n], los, terrain, re_m, [lim])[0] for n, lim in zip("ab", limits)]
+        singles = [layer_components([n], los, terrain, re_m, [lim])[0] for n, lim in zip("ab", limits, strict=True)]
         for h in np.linspace(-10, 25_000, 80, dtype=np.float32):
             union = np.zeros(shape, bool)
             for c in singles:

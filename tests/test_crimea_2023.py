@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from simulator.cli import main
 from simulator.scenario import bundled_scenario, load_scenario
 
@@ -18,6 +20,7 @@ def test_the_tarkhankut_s400_is_a_destruction_claim_with_its_sources():
     assert "14 Sep 2023" in scenario.unit("yevpatoria-s400").dates_note  # the later claim, on the timeline
 
 
+@pytest.mark.slow
 def test_compare_across_the_claim_shows_what_it_alone_covered(capsys):
     path = str(bundled_scenario("crimea-2023"))
     assert main(["compare", path, "--as-of", "2023-08-22", "--vs-as-of", "2023-08-24", "--json"]) == 0

@@ -35,24 +35,26 @@ def test_every_example_is_tested():
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
+@pytest.mark.slow
 def test_rank_marginal_coverage(tmp_path, kurils):
     lines = run_example("rank_marginal_coverage.py", tmp_path)
     rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
     ranking = marginal_contributions(kurils[1], altitudes_m=[100.0, 10000.0], layers=["engagement"])
     assert [row[1] for row in rows] == [m.unit for m in ranking]
     assert {row[1] for row in rows[:2]} == {"iturup-s300v4", "kunashir-s300v4"} and rows[2][1] == "iturup-tor-m2"
-    for row, m in zip(rows, ranking):
+    for row, m in zip(rows, ranking, strict=True):
         lost = m.lost_km2_by_altitude["engagement"]
         assert row[-2:] == [f"{lost[100.0]:,.0f}", f"{lost[10000.0]:,.0f}"]
     assert any(p.suffix == ".npz" for p in tmp_path.rglob("*"))  # it used the cache it was given
 
 
+@pytest.mark.slow
 def test_coverage_over_time(tmp_path, kurils):
     lines = run_example("coverage_over_time.py", tmp_path)
     rows = [line.split(maxsplit=3) for line in lines if line[:2] == "20"]
     assert [row[0] for row in rows] == ["2020-11-30", "2020-12-01", "2023-08-31"]
     expected = coverage_over_time(kurils[0], [row[0] for row in rows], altitudes_m=[100.0, 10000.0], layers=["engagement"], coverage=kurils[1])
-    for row, api in zip(rows, expected):
+    for row, api in zip(rows, expected, strict=True):
         km2 = [f"{r['covered_km2']:,.0f}" for r in api["layers"]["engagement"]]
         assert row[1:3] == km2
         assert row[3].split(", ") == api["active_units"]

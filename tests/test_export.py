@@ -23,7 +23,6 @@ import rasterio
 import shapely
 from PIL import Image
 from shapely.geometry import Polygon, shape
-from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 from simulator import export
 from simulator.cli import main
@@ -31,6 +30,7 @@ from simulator.compare import compare
 from simulator.coverage import build_coverage, summarize
 from simulator.errors import AdcovError
 from simulator.scenario import bundled_scenario, load_scenario
+from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 KML = "{http://www.opengis.net/kml/2.2}"
@@ -193,6 +193,7 @@ def _same_in_both_layers(coverages, alt, ref) -> bool:
 # ----------------------------------------------------------------------------- run report
 
 
+@pytest.mark.slow
 def test_run_report_lists_every_expected_file(run_report):
     coverage, _, out, paths = run_report
     expected = expected_run_files(coverage, ["detection", "engagement"], ALTITUDES_M)
@@ -326,6 +327,7 @@ def expected_comparison_files(result) -> set[str]:
     return files
 
 
+@pytest.mark.slow
 def test_comparison_report_files_and_geojson(comparison_report):
     result, out, paths = comparison_report
     assert {str(p.relative_to(out)) for p in paths} == expected_comparison_files(result)
@@ -352,7 +354,7 @@ def test_comparison_tables_kml_rasters(comparison_report):
     result, out, _ = comparison_report
     rows = read_csv(out / "comparison.csv")
     assert len(rows) == len(result.changes)
-    for row, change in zip(rows, result.changes):
+    for row, change in zip(rows, result.changes, strict=True):
         assert row["layer"] == change.layer and float(row["altitude_m"]) == change.altitude_m
         for key in ("baseline_km2", "variant_km2", "lost_km2", "gained_km2"):
             assert float(row[key]) == pytest.approx(getattr(change, key), abs=1e-3)
@@ -381,6 +383,7 @@ def test_comparison_tables_kml_rasters(comparison_report):
         np.testing.assert_array_equal(classes == 1, change.kept_cells)
 
 
+@pytest.mark.slow
 def test_kurils_comparison_report(kurils):
     result, out, paths = kurils
     check_complete(out)
@@ -450,6 +453,7 @@ def test_render_map_png_alone(synthetic, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.png"]
 
 
+@pytest.mark.slow
 def test_render_map_png_of_a_comparison_marks_withdrawn_sites(comparison, tmp_path):
     sites = export.comparison_sites(comparison)
     assert {s["unit_id"]: s["status"] for s in sites} == {"a": "active", "b": "active", "c": "withdrawn", "d": "active"}
@@ -459,6 +463,7 @@ def test_render_map_png_of_a_comparison_marks_withdrawn_sites(comparison, tmp_pa
         assert image.text["Title"] == "Engagement coverage at 2,000 m MSL: synthetic → synthetic without c"
 
 
+@pytest.mark.slow
 def test_replaces_only_its_own_reports(run_report, tmp_path):
     coverage, summary, _, _ = run_report
     out = tmp_path / "report"
@@ -478,6 +483,7 @@ def test_replaces_only_its_own_reports(run_report, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "report"]
 
 
+@pytest.mark.slow
 def test_cli_run_out(synthetic, tmp_path, capsys):
     path, coverage = synthetic
     out = tmp_path / "cli-report"
@@ -564,6 +570,7 @@ def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("envelope-cache")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["before-swap", "after-swap", "mid-maps"])
 def test_kill_at_each_stage_leaves_a_complete_report(synthetic, tmp_path, cache_dir, mode):
     scenario, coverage = synthetic
@@ -575,19 +582,20 @@ def test_kill_at_each_stage_leaves_a_complete_report(synthetic, tmp_path, cache_
     check_complete(tmp_path / "report")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay_s", [0.2, 0.7, 1.5, 3.0])
 def test_kill_9_at_random_moments_leaves_no_partial_report(synthetic, tmp_path, cache_dir, delay_s):
     scenario, _ = synthetic
     _kill_and_check(scenario, tmp_path, "loop", delay_s, cache_dir)
 
 
+@pytest.mark.slow
 def test_identical_detection_and_engagement_maps_are_written_once(tmp_path):
     """Tor-M2 has no published radar range: detection = engagement, so each altitude gets one
     map, and README.txt and the manifest say which detection maps were not written and why."""
-    from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
-
     from simulator.coverage import build_coverage, summarize
     from simulator.scenario import load_scenario
+    from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
     elevation = rough_elevation_m((50, 50), seed=21)
     terrain = utm_terrain(elevation, 90.0)

@@ -69,6 +69,7 @@ def covered_image(window) -> np.ndarray:
     return window.map.overlay.image.copy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(bundled_scenarios_dir().glob("*.yaml")), ids=lambda p: p.stem)
 def test_starts_on_each_bundled_scenario_and_quits(make_window, qtbot, path):
     window = make_window(path)
@@ -81,6 +82,7 @@ def test_starts_on_each_bundled_scenario_and_quits(make_window, qtbot, path):
     assert not window.runner.busy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit_id", ["kunashir-s300v4", "iturup-tor-m2"])
 def test_unchecking_a_unit_matches_the_api(make_window, api_2020, qtbot, unit_id):
     window = make_window()
@@ -107,6 +109,7 @@ def test_unchecking_a_unit_matches_the_api(make_window, api_2020, qtbot, unit_id
     np.testing.assert_array_equal(covered_image(window), before)
 
 
+@pytest.mark.slow
 def test_altitude_slider_changes_the_overlay(make_window, api_2020, qtbot):
     window = make_window()
     before = covered_image(window)
@@ -125,6 +128,7 @@ def test_altitude_slider_changes_the_overlay(make_window, api_2020, qtbot):
     assert slider_to_altitude(0) == 10.0
 
 
+@pytest.mark.slow
 def test_switches_follow_the_state_and_the_api(make_window, api_2020, qtbot):
     window = make_window()
     window.ref_agl.click()
@@ -141,6 +145,7 @@ def test_switches_follow_the_state_and_the_api(make_window, api_2020, qtbot):
         assert np.all(image[sole == i] == 2 + window.session.unit_index(uid))
 
 
+@pytest.mark.slow
 def test_difference_view_shows_the_lost_cells_of_the_comparison_api(make_window, api_2020, qtbot):
     window = make_window(comparison=KURILS_2023)
     window.view_combo.setCurrentIndex(window.view_combo.findData("difference"))
@@ -167,6 +172,7 @@ def test_difference_view_shows_the_lost_cells_of_the_comparison_api(make_window,
     assert not (image == 3).any()
 
 
+@pytest.mark.slow
 def test_a_malformed_scenario_opens_an_error_dialog_and_keeps_the_last_one(make_window, qtbot):
     window = make_window()
     before = covered_image(window)
@@ -184,6 +190,7 @@ def test_a_malformed_scenario_opens_an_error_dialog_and_keeps_the_last_one(make_
     np.testing.assert_array_equal(covered_image(window), before)
 
 
+@pytest.mark.slow
 def test_moving_a_unit_recomputes_only_its_envelope(make_window, api_2020, qtbot):
     window = make_window()
     session = window.session
@@ -229,6 +236,7 @@ def test_dragging_a_marker_moves_the_unit(make_window, qtbot):
     assert window.state.selected_unit == "iturup-tor-m2"
 
 
+@pytest.mark.slow
 def test_timeline_uses_the_units_dates(make_window, qtbot):
     window = make_window()
     window.state.set(as_of=dt.date(2023, 9, 15))
@@ -243,6 +251,7 @@ def test_timeline_uses_the_units_dates(make_window, qtbot):
     assert window.state.as_of is None
 
 
+@pytest.mark.slow
 def test_profile_from_the_selected_unit(make_window, qtbot):
     window = make_window()
     window.state.set(selected_unit="kunashir-s300v4")
@@ -255,6 +264,7 @@ def test_profile_from_the_selected_unit(make_window, qtbot):
     assert "kunashir-s300v4" in window.profile_view.title.text()
 
 
+@pytest.mark.slow
 def test_save_scenario_as_reruns_headless(make_window, qtbot, tmp_path, capsys):
     from simulator.cli import main as adcov
 
@@ -275,6 +285,7 @@ def test_save_scenario_as_reruns_headless(make_window, qtbot, tmp_path, capsys):
     assert row["covered_km2"] == pytest.approx(window.current_stats.current_km2, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_exports(make_window, qtbot, tmp_path):
     window = make_window()
     view = window.export_view_png(tmp_path / "view.png")
@@ -292,6 +303,7 @@ def test_exports(make_window, qtbot, tmp_path):
     assert s.view == "coverage"
 
 
+@pytest.mark.slow
 def test_screenshot_from_the_command_line(qtbot, tmp_path, capsys):
     out = tmp_path / "shot.png"
     status = gui_app.main([str(KURILS_2020), "--compare", str(KURILS_2023), "--view", "difference",
@@ -311,6 +323,7 @@ def test_screenshot_of_a_bad_scenario_fails_cleanly(qtbot, tmp_path, capsys):
     assert not (tmp_path / "bad.png").exists()
 
 
+@pytest.mark.slow
 def test_cursor_readout_names_the_floor_and_the_covering_units(make_window, api_2020, qtbot):
     window = make_window()
     s = window.state
@@ -323,13 +336,14 @@ def test_cursor_readout_names_the_floor_and_the_covering_units(make_window, api_
     for uid in api_2020.units_at(row, col, s.layer, s.altitude_m, s.altitude_ref):
         assert uid in text
     floors = []
-    for uid, env in api_2020.envelopes.items():
+    for env in api_2020.envelopes.values():
         rs, cs = env.window
         if rs.start <= row < rs.stop and cs.start <= col < cs.stop:
             floors.append(float(env.floor_ceiling(s.layer)[0][row - rs.start, col - cs.start]))
     assert f"floor {min(floors):,.0f} m MSL" in text
 
 
+@pytest.mark.slow
 def test_dropping_a_scenario_file_opens_it(make_window, qtbot):
     from PySide6 import QtGui
 
@@ -344,6 +358,7 @@ def test_dropping_a_scenario_file_opens_it(make_window, qtbot):
     assert window.recent_files()[1].endswith("kurils-2020.yaml")
 
 
+@pytest.mark.slow
 def test_cancel_stops_background_work(make_window, qtbot):
     import time
 
@@ -367,6 +382,7 @@ def test_cancel_stops_background_work(make_window, qtbot):
     assert not window.cancel_button.isVisible()
 
 
+@pytest.mark.slow
 def test_clicking_the_map_draws_a_profile(make_window, qtbot):
     window = make_window()
     window.state.set(selected_unit="iturup-tor-m2")
@@ -388,6 +404,7 @@ def test_without_pyside6_the_launcher_says_how_to_install(monkeypatch, capsys):
     assert "pip install 'adcov[gui]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_menu_actions_go_through_the_file_dialogs(make_window, qtbot, tmp_path, monkeypatch):
     """File > Open / Save as / Export ask Qt's file dialogs (replaced here by answers); a
     cancelled dialog changes nothing."""
@@ -425,6 +442,7 @@ def test_menu_actions_go_through_the_file_dialogs(make_window, qtbot, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".yaml", ".geojson")) == ["saved.yaml", "view.geojson"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario, names", [(KURILS_2020, {"Yuzhno-Kurilsk", "Kurilsk", "Nemuro"}),
                                              (bundled_scenario("crimea-2018"), {"Sevastopol", "Yevpatoriya"})])
 def test_the_map_labels_the_towns(make_window, scenario, names):
@@ -433,6 +451,7 @@ def test_the_map_labels_the_towns(make_window, scenario, names):
     assert names <= labels, names - labels
 
 
+@pytest.mark.slow
 def test_the_profile_follows_an_edited_unit(make_window, qtbot):
     """After an antenna change or a move, the profile's text and line are a fresh
     line_of_sight_profile of the unit as edited; the text gives one floor value."""
@@ -461,6 +480,7 @@ def test_the_profile_follows_an_edited_unit(make_window, qtbot):
         assert (xs[0], ys[0]) == pytest.approx((fresh.site_lon_deg, fresh.site_lat_deg))
 
 
+@pytest.mark.slow
 def test_type_an_altitude_and_a_unit_moved_to_sea_is_flagged(make_window, qtbot):
     window = make_window()
     window.altitude_spin.setValue(1234.0)
@@ -478,6 +498,7 @@ def test_type_an_altitude_and_a_unit_moved_to_sea_is_flagged(make_window, qtbot)
     assert window.edit_warning.text() == ""
 
 
+@pytest.mark.slow
 def test_the_map_says_what_it_is_loading(qtbot, tmp_path):
     settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
@@ -489,6 +510,7 @@ def test_the_map_says_what_it_is_loading(qtbot, tmp_path):
     assert not window.map_title.text().startswith("Loading")  # the view's own title once loaded
 
 
+@pytest.mark.slow
 def test_the_map_has_a_scale_bar_in_kilometres(make_window):
     import math
 
@@ -501,6 +523,7 @@ def test_the_map_has_a_scale_bar_in_kilometres(make_window):
     assert bar.size * km_per_deg == pytest.approx(window.map.scale_bar_km, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_quit_with_unsaved_edits_asks(make_window, qtbot, tmp_path):
     window = make_window()
     window.confirm_close = True
@@ -518,6 +541,7 @@ def test_quit_with_unsaved_edits_asks(make_window, qtbot, tmp_path):
     assert not window.unsaved_edits() and window.close()
 
 
+@pytest.mark.slow
 def test_remembered_depths_answer_only_their_own_question(api_2020):
     """The GUI's depth memo (one redraw asks for the same depth several times) is keyed on
     the envelopes themselves: a withdrawn or edited unit, another layer or altitude is a new

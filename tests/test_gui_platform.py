@@ -27,6 +27,7 @@ def _run(env_changes: dict, drop=("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM
     return done, time.monotonic() - t0
 
 
+@pytest.mark.slow
 def test_no_display_exits_2_within_seconds_and_points_at_screenshot():
     done, seconds = _run({})
     assert done.returncode == 2, done.stderr

@@ -35,6 +35,7 @@ def test_density_follows_the_map_extent():
     assert "Nemuro" in {p.name for p in narrow}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_report_maps_label_the_towns(name, tmp_path, saved_figures):
     coverage = _coverage(name)

@@ -14,6 +14,7 @@ import pyproj
 import pytest
 import yaml
 from scipy import ndimage
+from test_sweep import cli_cluster  # noqa: F401 - dask scheduler + 2 workers on 127.0.0.1 (a fixture)
 
 from simulator import analysis_area
 from simulator.analysis_area import UnitDisk, disk_fraction_outside, plan_grid
@@ -26,7 +27,6 @@ from simulator.geometry import AnalysisGrid, effective_radius_m, equal_area_crs
 from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import open_terrain
 from synthetic import rough_elevation_m, utm_terrain, write_scenario
-from test_sweep import cli_cluster  # noqa: F401 - dask scheduler + 2 workers on 127.0.0.1 (a fixture)
 
 HGT_POSTS = 1201  # SRTM3 tile: 3" posts, 1201 x 1201, shared edges
 
@@ -61,6 +61,7 @@ def hgt_folder(tmp_path_factory):
 # --------------------------------------------------------------------------- reading
 
 
+@pytest.mark.slow
 def test_hgt_tiles_open_as_a_windowed_int16_source(hgt_folder):
     source = open_dem(hgt_folder)
     assert isinstance(source, DemSource)
@@ -89,6 +90,7 @@ def test_a_window_reads_only_the_tiles_it_touches(hgt_folder, monkeypatch):
     assert touched == ["N45E146.hgt"]
 
 
+@pytest.mark.slow
 def test_a_missing_tile_in_a_tile_set_is_sea(tmp_path):
     tiles = island_tiles()
     land = np.full((HGT_POSTS, HGT_POSTS), 250, np.int16)
@@ -110,6 +112,7 @@ def test_outside_terrain_sea_pads_with_sea_level(hgt_folder):
         open_dem(hgt_folder).read_pixels(-5, 5, -5, 5)
 
 
+@pytest.mark.slow
 def test_content_hash_follows_the_file_content_not_the_path(tmp_path):
     tiles = island_tiles()
     write_hgt_tiles(tmp_path, {(45, 146): tiles[(45, 146)]})
@@ -129,8 +132,8 @@ def test_content_hash_follows_the_file_content_not_the_path(tmp_path):
 
 def test_windowed_envelope_equals_the_whole_terrain_envelope(hgt_folder):
     """Rays over the tiles read in windows give the floors the whole mosaic gives, bit for bit."""
-    from simulator.figures import resolve_unit_figures
     from simulator.catalog import load_catalog
+    from simulator.figures import resolve_unit_figures
     from simulator.scenario import UnitSpec
 
     source = open_dem(hgt_folder)
@@ -213,6 +216,7 @@ def _brute_force_floor(elevation, obs_rc, target_rc, dist_m, h0, re_m, samples_p
     return max(ground, h0 + dist_m * max_tan + dist_m**2 / (2 * re_m))
 
 
+@pytest.mark.slow
 def test_coarse_grid_keeps_dem_masking(tmp_path):
     """A grid 3x coarser than the DEM: areas within 2 % of the native grid's, and its floors
     agree with a brute-force bilinear line of sight at the coarse cells' centres."""
@@ -316,6 +320,7 @@ def test_disk_fraction_outside_is_zero_for_a_full_disk_grid(hgt_folder):
 # --------------------------------------------------------------------------- bundled scenarios
 
 
+@pytest.mark.slow
 def test_bundled_kurils_cover_the_union_of_both_disks_at_10_km():
     """No box: at 10 km MSL the detection coverage reaches the full radar disks (the S-300V4's
     500 km 9S15 surveillance radar, cut to about 434 km by the radar horizon of a 10 km target)
@@ -430,6 +435,7 @@ def test_envelopes_on_a_loopback_scheduler_and_with_a_killed_worker(tmp_path, hg
     _assert_same_envelopes(here, there)
 
 
+@pytest.mark.slow
 def test_the_which_unit_outline_is_scipys_erosion_edge():
     """The which-unit view's outline (one compiled pass, fast on full-disk grids) is the mask
     minus scipy's erosion by the 4-neighbour cross, for every width and at the grid's edges."""
@@ -448,6 +454,7 @@ def test_the_which_unit_outline_is_scipys_erosion_edge():
     assert not outline_cells(np.ones((4, 4), bool), 0).any()
 
 
+@pytest.mark.slow
 def test_a_streamed_dem_read_wedge_by_wedge_gives_the_same_floor(hgt_folder, monkeypatch):
     """Past DEM_WINDOW_BYTES a streamed DEM is read one sector's wedge at a time (a 400 km
     disk at 1" would be 1.9 GB whole): the floors are the whole window's, bit for bit."""

@@ -26,6 +26,7 @@ def withdrawal():
     return compare(scenario, ["iturup-s300v4"], altitudes_m=[100.0, 10_000.0], cache=EnvelopeCache())
 
 
+@pytest.mark.slow
 def test_no_text_extends_past_the_figure(withdrawal, tmp_path, saved_figures):
     figures = saved_figures
     change = withdrawal.change("engagement", 100.0)

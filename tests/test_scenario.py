@@ -233,7 +233,7 @@ def test_several_problems_are_reported_together(capsys, monkeypatch):
     ]
     lines = err.splitlines()
     assert len(lines) == len(expected), err
-    for got, (key_path, line, fragment) in zip(lines, expected):
+    for got, (key_path, line, fragment) in zip(lines, expected, strict=True):
         assert got.startswith(_prefix("several_problems.yaml", line, key_path)), got
         assert fragment in got, got
 
@@ -540,6 +540,7 @@ def test_schema_command_prints_json_schema(capsys):
     assert schema == scenario_json_schema()
 
 
+@pytest.mark.slow
 def test_bundled_scenarios_satisfy_the_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
     schema = scenario_json_schema()
@@ -646,6 +647,7 @@ def test_fuzz_random_bytes(fuzz_dir, data):
     _only_scenario_errors(path, True)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=documents)
 def test_fuzz_random_structures(fuzz_dir, doc):
@@ -654,6 +656,7 @@ def test_fuzz_random_structures(fuzz_dir, doc):
     _only_scenario_errors(path, True)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=scenario_docs, check_terrain=st.booleans())
 def test_fuzz_scenario_like_documents(fuzz_dir, doc, check_terrain):
@@ -662,6 +665,7 @@ def test_fuzz_scenario_like_documents(fuzz_dir, doc, check_terrain):
     _only_scenario_errors(path, check_terrain)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzz_mutated_bundled_text(fuzz_dir, data):
@@ -676,6 +680,7 @@ def test_fuzz_mutated_bundled_text(fuzz_dir, data):
     _only_scenario_errors(path, data.draw(st.booleans()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [

@@ -143,6 +143,7 @@ def test_precision_zero_probability_equals_the_deterministic_coverage(synthetic)
             assert set(result.area_quantiles_km2(layer, altitude_m).values()) == {area}
 
 
+@pytest.mark.slow
 def test_probabilities_lie_in_0_1_and_grow_with_altitude_well_inside_range(synthetic):
     _, scenario, _ = synthetic
     two = scenario.with_units_withdrawn(["c", "d"])  # 'a' and 'b' never reach each other's area
@@ -177,6 +178,7 @@ def test_probabilities_lie_in_0_1_and_grow_with_altitude_well_inside_range(synth
     assert q[10] <= q[50] <= q[90]
 
 
+@pytest.mark.slow
 def test_range_spread_members_min_nominal_max(synthetic):
     _, scenario, _ = synthetic
     # published Tor-M2 spread 12-15 km: drop the range overrides so the spread applies
@@ -197,6 +199,7 @@ def test_range_spread_members_min_nominal_max(synthetic):
 # --------------------------------------------------------------------------- withdrawal sweep
 
 
+@pytest.mark.slow
 def test_withdrawal_sweep_matches_coverage_without(synthetic):
     _, scenario, _ = synthetic
     sweep = withdrawal_sweep(scenario, altitudes_m=ALTITUDES_M, cache=None)
@@ -261,6 +264,7 @@ def test_cancel_token_stops_a_sweep(synthetic):
         position_uncertainty(scenario, 6, cache=None, altitudes_m=[300.0], progress=progress, cancel=token)
 
 
+@pytest.mark.slow
 def test_in_process_runs_never_import_dask(synthetic, tmp_path):
     path, _, _ = synthetic
     code = (
@@ -321,8 +325,8 @@ def test_cli_parquet_table_holds_the_csv_rows(synthetic, tmp_path, capsys, kind)
     assert table.column_names == header
     parquet_rows = [[_csv_cell(v) for v in row.values()] for row in table.to_pylist()]
     assert len(parquet_rows) == len(csv_rows) > 0
-    for got, expected in zip(parquet_rows, csv_rows):
-        for g, e in zip(got, expected):
+    for got, expected in zip(parquet_rows, csv_rows, strict=True):
+        for g, e in zip(got, expected, strict=True):
             # floats: the CSV holds repr(), Parquet the float itself
             assert g == e or float(g) == float(e), (got, expected)
 
@@ -527,6 +531,7 @@ def in_process_results(synthetic, tmp_path_factory):
     return withdrawals.rows(), _rows_uncertainty(mc)
 
 
+@pytest.mark.slow
 @requires_dask
 def test_local_cluster_gives_identical_results(synthetic, local_client, in_process_results, tmp_path):
     _, scenario, _ = synthetic
@@ -546,6 +551,7 @@ def test_local_cluster_gives_identical_results(synthetic, local_client, in_proce
     _check_loopback(local_client, [os.getpid()])
 
 
+@pytest.mark.slow
 @requires_dask
 def test_scheduler_local_starts_and_stops_its_own_cluster(synthetic, in_process_results):
     import psutil
@@ -570,6 +576,7 @@ def test_scheduler_local_starts_and_stops_its_own_cluster(synthetic, in_process_
     assert not (children() - before)
 
 
+@pytest.mark.slow
 @requires_dask
 def test_cli_scheduler_and_workers_give_identical_results(synthetic, cli_cluster, in_process_results):
     from distributed import Client
@@ -586,6 +593,7 @@ def test_cli_scheduler_and_workers_give_identical_results(synthetic, cli_cluster
         _check_loopback(client, [p.pid for p in procs])
 
 
+@pytest.mark.slow
 @requires_dask
 def test_killing_a_worker_mid_sweep_changes_nothing(synthetic, in_process_results):
     from distributed import Client, LocalCluster
@@ -608,6 +616,7 @@ def test_killing_a_worker_mid_sweep_changes_nothing(synthetic, in_process_result
     assert _rows_uncertainty(result) == _rows_uncertainty(reference)
 
 
+@pytest.mark.slow
 @requires_dask
 def test_cli_sweep_on_a_local_cluster_writes_the_same_bytes(synthetic, tmp_path, capsys):
     path, _, _ = synthetic
@@ -618,6 +627,7 @@ def test_cli_sweep_on_a_local_cluster_writes_the_same_bytes(synthetic, tmp_path,
     assert here.read_bytes() == there.read_bytes()
 
 
+@pytest.mark.slow
 def test_subset_count_matches_combinatorics(synthetic):
     _, scenario, _ = synthetic
     sweep = withdrawal_sweep(scenario, max_withdrawn=3, altitudes_m=[300.0], layers=["detection"], cache=None)

@@ -38,6 +38,7 @@ def flat_utm():
     return terrain, lon0, lat0, dist, cell_m
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k_factor", [1.0, 4.0 / 3.0])
 @pytest.mark.parametrize("antenna_m", [10.0, 30.0, 100.0])
 def test_flat_sea_matches_radar_horizon(flat_utm, k_factor, antenna_m):
@@ -167,6 +168,7 @@ small_dem = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     elevation=small_dem,
@@ -208,7 +210,7 @@ def test_azimuth_matches_atan2_in_every_octant_and_on_the_axes():
     east = np.concatenate([rng.normal(0, 1e5, 20_000), [0.0, 1.0, -1.0, 0.0, 0.0, 5.0, -5.0, 3.0, -3.0]])
     north = np.concatenate([rng.normal(0, 1e5, 20_000), [0.0, 0.0, 0.0, 1.0, -1.0, 5.0, 5.0, -3.0, -3.0]])
     expected = np.mod(np.arctan2(east, north), 2 * np.pi)
-    got = np.array([azimuth_rad(x, y) for x, y in zip(east, north)])
+    got = np.array([azimuth_rad(x, y) for x, y in zip(east, north, strict=True)])
     # 2 pi and 0 are the same direction
     difference = np.abs(np.angle(np.exp(1j * (got - expected))))
     assert difference.max() < 1e-8
@@ -216,6 +218,7 @@ def test_azimuth_matches_atan2_in_every_octant_and_on_the_axes():
     assert azimuth_rad(0.0, 0.0) == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("make_terrain", "observer"),
     [
@@ -242,6 +245,7 @@ def test_fan_in_sectors_gives_the_whole_fan_result(monkeypatch, make_terrain, ob
     assert np.isfinite(whole.floor_msl_m).mean() > 0.5
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 10_000),

@@ -442,7 +442,7 @@ def _check_inside_terrain(report: _Report, res: _Resolved) -> None:
     inside = np.asarray(terrain.contains(lat, lon), dtype=bool).reshape(-1)
     w, s, e, n = (float(v) for v in terrain.bounds_deg)
     names = ", ".join(p.name for p in res.terrain_paths)
-    for state, ok in zip(states, inside):
+    for state, ok in zip(states, inside, strict=True):
         if not ok:
             u = state.spec
             report.add(state.display, state.line, state.key_path,

@@ -125,7 +125,7 @@ class UncertaintyResult:
         """Percentiles of the members' covered area (linear interpolation). [km²]"""
         li, ai = self._index(layer, altitude_m)
         values = np.quantile(self.areas_km2[:, li, ai], [p / 100.0 for p in percentiles])
-        return {int(p): float(v) for p, v in zip(percentiles, values)}
+        return {int(p): float(v) for p, v in zip(percentiles, values, strict=True)}
 
     def rows(self) -> list[tuple]:
         """Summary table rows: see :data:`UNCERTAINTY_COLUMNS`."""
@@ -345,7 +345,7 @@ class _EnsembleAggregator:
         self.base: dict[str, np.ndarray] = {}
         self.waiting: dict[str, set[int]] = {}
         self.missing = []
-        for member, keys in zip(members, member_keys):
+        for member, keys in zip(members, member_keys, strict=True):
             needed = set(keys) | set(fixed_keys[member.range_mode])
             self.missing.append(len(needed))
             for key in needed:

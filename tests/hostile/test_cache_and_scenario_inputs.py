@@ -108,6 +108,7 @@ def test_a_valid_entry_reads_back_exactly(cache):
         assert got[name].dtype == arrays[name].dtype and got[name].flags.writeable
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("how", ["fifo", "symlink-to-fifo", "symlink-to-valid-entry"])
 def test_a_cache_entry_that_is_not_a_regular_file_is_discarded_without_blocking(tmp_path, how):
@@ -161,6 +162,7 @@ def test_extends_reads_scenario_files_only_and_shows_nothing_of_another(tmp_path
         assert ("not a scenario file" in text) or ("not an adcov scenario" in text), text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("which", ["scenario", "extends"])
 def test_a_fifo_scenario_ends_at_once(tmp_path, which):
@@ -176,6 +178,7 @@ def test_a_fifo_scenario_ends_at_once(tmp_path, which):
     assert "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_huge_flow_list_is_refused_before_it_is_built(tmp_path):
     """15 MB, one flow list of millions of scalars (under the 16 MiB byte cap): refused while
     composing, with a bounded memory (an address-space limit of 1 GB in the child)."""
@@ -206,7 +209,7 @@ def test_control_characters_and_lone_surrogates_in_text_are_refused(tmp_path, ca
 @pytest.mark.parametrize("unit_id, ok", [("x" * 64, True), ("x" * 65, False), ("x" * 300, False),
                                          ("a/b", False), ("..", True), ("combined", True)])
 def test_unit_ids_are_file_name_safe(unit_id, ok):
-    from pydantic import TypeAdapter
+    from pydantic import TypeAdapter, ValidationError
 
     from simulator.scenario import _UnitId
 
@@ -214,10 +217,11 @@ def test_unit_ids_are_file_name_safe(unit_id, ok):
     if ok:
         assert adapter.validate_python(unit_id) == unit_id
     else:
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationError):
             adapter.validate_python(unit_id)
 
 
+@pytest.mark.slow
 def test_unit_ids_that_look_like_output_names_do_not_collide(tmp_path, capsys):
     from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 

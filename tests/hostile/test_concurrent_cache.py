@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from simulator.cache import EnvelopeCache
 from simulator.scenario import bundled_scenario
 
 CLI = "import sys; from simulator.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_on_one_empty_cache(tmp_path):
     scenario = str(bundled_scenario("kurils-2023"))
     shared = tmp_path / "shared-cache"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 REPO = Path(__file__).resolve().parents[2]

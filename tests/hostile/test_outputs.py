@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 from simulator.cli import main
 from simulator.errors import AdcovError
 from simulator.fileio import check_output_file, check_output_folder
 from simulator.terrain import write_geotiff
+from synthetic import cell_lonlat, rough_elevation_m, unit_at, utm_terrain, write_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 CELL_M = 200.0
@@ -122,6 +122,7 @@ def report_argv(command: str, inputs, out: Path) -> list[str]:
     return ["compare", str(inputs["baseline"]), str(inputs["variant"]), *QUICK, "--out", str(out)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_report_folder_with_user_files_is_refused_and_left_alone(command, inputs, tmp_path, capsys):
     out = tmp_path / "report"
@@ -149,6 +150,7 @@ def test_report_folder_with_user_files_is_refused_and_left_alone(command, inputs
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_report_folder_refusal_names_at_most_five_paths(inputs, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(report_argv("run", inputs, out)) == 0, capsys.readouterr().err
@@ -164,6 +166,7 @@ def test_report_folder_refusal_names_at_most_five_paths(inputs, tmp_path, capsys
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_report_folder_gaining_user_files_while_written_is_not_replaced(inputs, tmp_path, monkeypatch, capsys):
     """A file the user saves into the old report while the new one is being drawn survives."""
     from simulator import export
@@ -411,6 +414,7 @@ def test_write_geotiff_reads_back_what_it_wrote(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]
 
 
+@pytest.mark.slow
 def test_atomic_write_bytes_on_a_full_disk_raises_and_keeps_the_old_file(tmp_path):
     (tmp_path / "map.png").write_bytes(b"previous map")
     code = """
@@ -435,6 +439,7 @@ def _viewshed_sizes(inputs, folder: Path) -> tuple[int, int]:
     return (folder / "v.tif").stat().st_size, (folder / "floor.tif").stat().st_size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["both", "floor only"])
 def test_viewshed_on_a_full_disk_fails_and_keeps_the_old_rasters(which, inputs, tmp_path):
     visible_bytes, floor_bytes = _viewshed_sizes(inputs, tmp_path)
@@ -453,6 +458,7 @@ def test_viewshed_on_a_full_disk_fails_and_keeps_the_old_rasters(which, inputs, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["floor.tif", "v.tif"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [[], ["--positions", "2"]], ids=["withdrawals", "positions"])
 def test_sweep_on_a_full_disk_fails_and_keeps_the_old_table(mode, inputs, tmp_path):
     argv = ["sweep", str(inputs["baseline"]), "--out", "results.csv", *QUICK, *mode]
@@ -468,6 +474,7 @@ def test_sweep_on_a_full_disk_fails_and_keeps_the_old_table(mode, inputs, tmp_pa
     assert not [p for p in tmp_path.rglob(".*")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_report_on_a_full_disk_fails_and_keeps_the_old_report(command, inputs, tmp_path):
     argv = report_argv(command, inputs, Path("report"))
@@ -514,6 +521,7 @@ def test_viewshed_refuses_to_overwrite_a_tile_its_vrt_reads(inputs, tmp_path, ca
     assert main(viewshed_argv(inputs, tmp_path / "v.tif", dem=vrt)) == 0, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_file_manager_bookkeeping_does_not_block_replacing_a_report(inputs, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(report_argv("run", inputs, out)) == 0, capsys.readouterr().err

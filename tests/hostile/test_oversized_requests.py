@@ -28,6 +28,7 @@ def _limited(*argv):
     return subprocess.run([sys.executable, "-c", LIMITED_CLI, *argv], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_sweep_of_a_million_subsets_is_refused_with_its_size(twenty_units, tmp_path):
     result = _limited("sweep", str(twenty_units), "--max-withdrawn", "20", "--out", str(tmp_path / "w.csv"))
     assert result.returncode == 2, result.stderr[-3000:]
@@ -35,6 +36,7 @@ def test_a_sweep_of_a_million_subsets_is_refused_with_its_size(twenty_units, tmp
     assert "Traceback" not in result.stderr and not (tmp_path / "w.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_billion_positions_are_refused_before_sampling(twenty_units, tmp_path):
     result = _limited("sweep", str(twenty_units), "--positions", "1000000000", "--out", str(tmp_path / "mc.csv"))
     assert result.returncode == 2, result.stderr[-3000:]

@@ -53,6 +53,7 @@ def silent_peer():
     server.close()
 
 
+@pytest.mark.slow
 def test_a_peer_that_never_answers_times_out_with_the_limit_stated(silent_peer):
     result = _adcov("run", SCENARIO, "--scheduler", f"tcp://127.0.0.1:{silent_peer}")
     assert result.returncode == 2, result.stderr
@@ -85,6 +86,7 @@ def lonely_scheduler():
     proc.wait(30)
 
 
+@pytest.mark.slow
 def test_a_scheduler_with_no_worker_says_so(lonely_scheduler):
     result = _adcov("run", SCENARIO, "--scheduler", f"tcp://127.0.0.1:{lonely_scheduler}")
     assert result.returncode == 2, result.stderr
@@ -92,6 +94,7 @@ def test_a_scheduler_with_no_worker_says_so(lonely_scheduler):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_tls_without_tls_settings_is_one_line(lonely_scheduler):
     result = _adcov("run", SCENARIO, "--scheduler", f"tls://127.0.0.1:{lonely_scheduler}")
     assert result.returncode == 2, result.stderr
@@ -99,6 +102,7 @@ def test_tls_without_tls_settings_is_one_line(lonely_scheduler):
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["abc", "-1", "0", "inf"])
 def test_a_bad_scheduler_timeout_is_refused(silent_peer, value):
     result = _adcov("run", SCENARIO, "--scheduler", f"tcp://127.0.0.1:{silent_peer}", timeout_s=value)

@@ -199,6 +199,7 @@ def test_a_terrain_file_of_an_unlisted_format_is_refused(tmp_path, capsys):
     assert "not-a-real-hash" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("how", ["fifo", "symlink-to-fifo", "fifo-in-scenario"])
 def test_a_fifo_as_terrain_ends_at_once(tmp_path, how):

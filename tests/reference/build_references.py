@@ -431,7 +431,7 @@ def main() -> int:
                     horizon_m = (math.sqrt(2 * WGS84_A_M * K_FACTOR * h_obs_msl)
                                  + math.sqrt(2 * WGS84_A_M * K_FACTOR * target_m))
 
-                    def max_sea(v):
+                    def max_sea(v, sea=sea, disk=disk, dist_m=dist_m):
                         m = v & sea & disk
                         return round(float(dist_m[m].max()), 1) if m.any() else None
 
