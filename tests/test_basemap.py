@@ -89,6 +89,7 @@ def _axes_pixel(fig, ax, lon, lat, image):
     return int(round(image.shape[0] - py)), int(round(px))
 
 
+@pytest.mark.slow
 def test_report_map_draws_land_sea_and_country_names(tmp_path, saved_figures):
     coverage = _coverage("kurils-2020")
     render_map_png(tmp_path / "map.png", coverage, layer="detection", altitude_m=10_000.0, zoom=False)
@@ -110,6 +111,7 @@ def test_report_map_draws_land_sea_and_country_names(tmp_path, saved_figures):
     assert any("Natural Earth 4.1.0" in t for t in texts)
 
 
+@pytest.mark.slow
 def test_report_map_shows_natural_earth_land_beyond_the_dem(tmp_path, saved_figures):
     """crimea-2018's grid reaches past its DEM (outside_terrain: sea): west of 28 E the map
     shows Natural Earth's land (Romania), not the sea level the analysis assumes there."""
@@ -152,6 +154,7 @@ def open_window(qtbot, tmp_path):
     return make
 
 
+@pytest.mark.slow
 def test_gui_map_has_land_coast_and_country_names(open_window, qtbot):
     from PySide6 import QtCore
 
@@ -172,6 +175,7 @@ def test_gui_map_has_land_coast_and_country_names(open_window, qtbot):
     qtbot.waitUntil(lambda: "Japan" not in view.country_items and "Russia" not in view.country_items, timeout=5_000)
 
 
+@pytest.mark.slow
 def test_gui_leaves_cells_beyond_the_dem_to_natural_earth(open_window):
     window = open_window("crimea-2018")
     base = window.map.base.image
@@ -180,6 +184,7 @@ def test_gui_leaves_cells_beyond_the_dem_to_natural_earth(open_window):
     assert {"Ukraine", "Russia", "Turkey"} <= set(window.map.country_items)
 
 
+@pytest.mark.slow
 def test_no_footer_line_runs_past_the_figure_on_the_bundled_maps(tmp_path, saved_figures):
     """The Kuril footers hold long source lists of wide letters: wrapped by their rendered width."""
     coverage = _coverage("kurils-2020")

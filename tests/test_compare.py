@@ -136,6 +136,7 @@ def test_lost_wherever_the_s300v4_reach_beyond_the_tor_m2_and_nothing_gained(api
             assert row.lost_km2 - row.gained_km2 == pytest.approx(row.baseline_km2 - row.variant_km2, rel=SUM_REL, abs=SUM_KM2)
 
 
+@pytest.mark.slow
 def test_the_two_largest_marginal_contributions_are_the_s300v4s(api, cli_pair):
     ranked = [m.unit for m in api.marginal]
     assert sorted(ranked[:2]) == sorted(S300V4) and ranked[2] == TOR

@@ -32,6 +32,9 @@ from simulator.errors import AdcovError
 from simulator.scenario import bundled_scenario, load_scenario
 from synthetic import rough_elevation_m, unit_at, utm_terrain, write_scenario
 
+# end-to-end reports and tile sets: part of the full suite, not of the fast loop
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 KML = "{http://www.opengis.net/kml/2.2}"
 #: Polygon area (boundaries half-way between cell centres, cutting corners) vs cell area.

@@ -225,6 +225,7 @@ def test_moving_a_unit_recomputes_only_its_envelope(make_window, api_2020, qtbot
     assert dict(window.state.edits["iturup-tor-m2"]) == {"lat_deg": 44.95, "lon_deg": 147.55, "antenna_height_m": 12.0}
 
 
+@pytest.mark.slow
 def test_dragging_a_marker_moves_the_unit(make_window, qtbot):
     window = make_window()
     marker = window.map.markers["iturup-tor-m2"]

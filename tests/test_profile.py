@@ -25,6 +25,9 @@ from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import Terrain
 from simulator.visibility import smooth_sphere_floor_msl
 
+# end-to-end reports and tile sets: part of the full suite, not of the fast loop
+pytestmark = pytest.mark.slow
+
 K = 4.0 / 3.0
 #: Floating-point agreement of two evaluations of the same formula. [m]
 METRE = 1e-6

@@ -28,6 +28,9 @@ from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import open_terrain
 from synthetic import rough_elevation_m, utm_terrain, write_scenario
 
+# end-to-end reports and tile sets: part of the full suite, not of the fast loop
+pytestmark = pytest.mark.slow
+
 HGT_POSTS = 1201  # SRTM3 tile: 3" posts, 1201 x 1201, shared edges
 
 
