@@ -288,3 +288,17 @@ def shown_path(path) -> str:
         if _under(path, tmp):
             return str(final / path.relative_to(tmp))
     return str(path)
+
+
+def csv_text(columns, rows) -> str:
+    """CSV with a header row; floats as Python writes them (shortest repr, exact round trip);
+    None as an empty field. One format for every table adcov writes (reports, sweeps)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()

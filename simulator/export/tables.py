@@ -6,16 +6,15 @@ turn numpy numbers and arrays, paths, dates, dataclasses and sets into plain JSO
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as _dt
-import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from simulator.export.style import _altitude_slug
+from simulator.fileio import csv_text
 
 
 def _json_default(value):
@@ -35,12 +34,7 @@ def _json_default(value):
 
 
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buffer.getvalue()
+    return csv_text(header, rows)
 
 
 def summary_csv(summary: dict) -> str:

@@ -6,16 +6,8 @@ resolves its units (:mod:`~simulator.scenario.units`), checks the terrain, and b
 :class:`~simulator.scenario.model.Scenario`. Every problem found along the way is collected
 and raised as one :class:`~simulator.errors.ScenarioError`.
 
-Notes
------
-- Paths (``terrain``, ``extends``) are resolved relative to the file that names them.
-- Along an ``extends`` chain a file inherits ``terrain``, ``area``, ``k_factor``,
-  ``assumptions``, ``as_of`` and ``sources`` unless it sets them; ``name``, ``title`` and
-  ``description`` belong to each file. In a file that extends another, ``withdraw`` is applied
-  first, then ``override`` (given fields replace the inherited ones; ``figures`` are merged per
-  key), then ``add``. Withdrawn units are kept in :attr:`Scenario.withdrawn_units`, with the
-  withdrawal's date, sources and note applied; their ids cannot be reused.
-- Top-level keys starting with ``x-`` are ignored: a place for YAML anchors shared by units.
+The rules it follows (paths, the ``extends`` chain, ``withdraw``/``override``/``add``, ``x-``
+keys) are stated once, in the :mod:`simulator.scenario` package docstring.
 """
 
 from __future__ import annotations

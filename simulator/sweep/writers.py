@@ -15,8 +15,6 @@ Messages name the ``--out`` option, the way ``adcov sweep`` is told where to wri
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
 import uuid
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from simulator.errors import AdcovError
 from simulator.fileio import TMP_PREFIX, check_output_folder
+from simulator.fileio import csv_text as fileio_csv_text
 from simulator.sweep.ensemble import (
     DEFAULT_LEVELS,
     MEMBER_COLUMNS,
@@ -166,14 +165,7 @@ class AtomicOutputs:
         self._made = []
 
 
-def csv_text(columns, rows) -> str:
-    """CSV with a header; floats as Python writes them (shortest repr, exact round trip); None empty."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buffer.getvalue()
+csv_text = fileio_csv_text  # one CSV format for every table (simulator.fileio.csv_text)
 
 
 def _write_parquet(outputs: AtomicOutputs, final: Path, columns, rows) -> bool:
