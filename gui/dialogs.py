@@ -60,3 +60,43 @@ def choose_open_file(parent, title: str, directory: str = "") -> str | None:
 def choose_save_file(parent, title: str, directory: str = "", filter_text: str = SCENARIO_FILTER) -> str | None:
     path, _ = QtWidgets.QFileDialog.getSaveFileName(parent, title, directory, filter_text)
     return path or None
+
+
+def ask_unsaved_edits(parent, unit_ids, answered) -> QtWidgets.QMessageBox:
+    """Save, discard or keep working: a window-modal box opened with ``open()``; a click calls
+    ``answered("save")`` or ``answered("discard")`` (Cancel: nothing)."""
+    buttons = QtWidgets.QMessageBox.StandardButton
+    box = QtWidgets.QMessageBox(parent)
+    box.setObjectName("unsavedEditsDialog")
+    box.setIcon(QtWidgets.QMessageBox.Icon.Question)
+    box.setWindowTitle("Unsaved edits")
+    box.setText(f"Units changed since the scenario was opened or saved: {', '.join(unit_ids)}.\n"
+                "Save them as a variant scenario before quitting?")
+    box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+    box.setDefaultButton(buttons.Save)
+
+    def clicked(button) -> None:
+        role = box.standardButton(button)
+        if role == buttons.Discard:
+            answered("discard")
+        elif role == buttons.Save:
+            answered("save")
+
+    box.buttonClicked.connect(clicked)
+    box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    box.open()
+    return box
+
+
+def show_about(parent) -> QtWidgets.QMessageBox:
+    from simulator import __version__
+
+    box = QtWidgets.QMessageBox(parent)
+    box.setWindowTitle("About adcov")
+    box.setText(
+        f"adcov {__version__}: air-defense coverage over real terrain from published nominal figures.\n"
+        "Everything shown comes from the simulator API that the `adcov` command uses."
+    )
+    box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    box.open()
+    return box

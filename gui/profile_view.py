@@ -124,3 +124,21 @@ def _legend_html(p) -> str:
         rows.append(f"{_line(OKABE_ITO['vermillion'], 'dash')} the unit's largest range")
     rows.append("<span style='color:#555'>Heights plus the earth bulge s(D−s)/2kR: straight rays, true heights at both ends.</span>")
     return "<br>".join(rows)
+
+
+class ProfileDock(QtWidgets.QDockWidget):
+    """The profile under the map in ``window`` (a QMainWindow): hidden until the first
+    profile, then shown a third of the window high."""
+
+    def __init__(self, window: QtWidgets.QMainWindow):
+        super().__init__("Line-of-sight profile", window)
+        self.setObjectName("profileDock")
+        self._main_window = window
+        self.view = ProfileView()
+        self.setWidget(self.view)
+
+    def show_profile(self, profile) -> None:
+        if not self.isVisible():
+            self.show()
+            self._main_window.resizeDocks([self], [max(240, self._main_window.height() // 3)], QtCore.Qt.Orientation.Vertical)
+        self.view.show_profile(profile)
