@@ -50,8 +50,8 @@ def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, t
     (then ``with_grid=True`` also returns that grid)."""
     import numpy as np
 
-    from simulator.coverage import compute_line_of_sight
     from simulator.geometry import AnalysisGrid
+    from simulator.line_of_sight import compute_line_of_sight
     from simulator.visibility import classify_visible
 
     check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)

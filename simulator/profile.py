@@ -180,9 +180,9 @@ def line_of_sight_profile(
     -----
     Equations (1) and (2) of the module docstring; the running maximum ``M`` is taken over
     the samples at least half a cell from the antenna and at least half a cell before the
-    sample it masks (the same own-cell rules as :func:`simulator.coverage.compute_line_of_sight`).
+    sample it masks (the same own-cell rules as :func:`simulator.line_of_sight.compute_line_of_sight`).
     """
-    from simulator.coverage import OBSERVER_CELL_FRACTION, OWN_CELL_FRACTION
+    from simulator.line_of_sight import OBSERVER_CELL_FRACTION, OWN_CELL_FRACTION
 
     if not (k_factor > 0 and math.isfinite(k_factor)):
         raise AdcovError(f"k_factor: expected a number > 0, got {k_factor}")

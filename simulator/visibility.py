@@ -1,7 +1,7 @@
 """Line-of-sight kernel: the lowest visible altitude ("floor") over terrain on a sphere.
 
 Arrays in, arrays out. This module never imports rasterio, pyproj or the scenario layer;
-:mod:`simulator.coverage` and :mod:`simulator.geometry` validate inputs and build the
+:mod:`simulator.line_of_sight` and :mod:`simulator.geometry` validate inputs and build the
 ray geometry it consumes.
 
 Model
@@ -675,7 +675,7 @@ def radar_horizon_m(antenna_height_m, target_height_m, effective_radius_m):
 def warm_up() -> None:
     """Start numba's compiler context now (about 0.5 s once per process, then every cached
     kernel loads in milliseconds), so that it runs while another thread does GIL-free work
-    (:class:`simulator.coverage._PlanAhead`). Harmless when numba's internals differ."""
+    (:class:`simulator.line_of_sight._PlanAhead`). Harmless when numba's internals differ."""
     try:
         from numba.core.registry import cpu_target
 

@@ -461,7 +461,7 @@ def test_the_which_unit_outline_is_scipys_erosion_edge():
 def test_a_streamed_dem_read_wedge_by_wedge_gives_the_same_floor(hgt_folder, monkeypatch):
     """Past DEM_WINDOW_BYTES a streamed DEM is read one sector's wedge at a time (a 400 km
     disk at 1" would be 1.9 GB whole): the floors are the whole window's, bit for bit."""
-    from simulator import coverage
+    from simulator import coverage, line_of_sight
 
     grid = AnalysisGrid.from_terrain(open_dem(hgt_folder))
     whole = coverage.compute_line_of_sight(grid, 44.9, 146.9, 30.0, 4 / 3, 60_000.0)
@@ -472,7 +472,7 @@ def test_a_streamed_dem_read_wedge_by_wedge_gives_the_same_floor(hgt_folder, mon
         reads.append((r1 - r0) * (c1 - c0))
         return real(self, r0, r1, c0, c1)
 
-    monkeypatch.setattr(coverage, "DEM_WINDOW_BYTES", 200_000)
+    monkeypatch.setattr(line_of_sight, "DEM_WINDOW_BYTES", 200_000)
     monkeypatch.setattr(DemSource, "read_pixels", spy)
     wedged = coverage.compute_line_of_sight(grid, 44.9, 146.9, 30.0, 4 / 3, 60_000.0)
     # the analysis cells' own terrain is read once (the largest read); every ray read is a wedge

@@ -230,7 +230,7 @@ def test_azimuth_matches_atan2_in_every_octant_and_on_the_axes():
 def test_fan_in_sectors_gives_the_whole_fan_result(monkeypatch, make_terrain, observer):
     """A memory budget that splits the rays into many sectors changes nothing: every cell is
     filled once, by its own sector, with the same arithmetic (bit for bit)."""
-    from simulator import coverage
+    from simulator import line_of_sight
 
     # large enough for tiles far from the site, which sectors skip
     terrain = make_terrain(rough_elevation_m((400, 380), seed=11, relief_m=900.0, smooth_cells=2.0))
@@ -238,7 +238,7 @@ def test_fan_in_sectors_gives_the_whole_fan_result(monkeypatch, make_terrain, ob
     grid = AnalysisGrid.from_terrain(terrain)
     whole = compute_line_of_sight(grid, lat0, lon0, 15.0, 4.0 / 3.0, 60_000.0)
     for budget_bytes in (2_000_000, 400_000):  # ~4 and ~20 sectors
-        monkeypatch.setattr(coverage, "RAY_MEMORY_BYTES", budget_bytes)
+        monkeypatch.setattr(line_of_sight, "RAY_MEMORY_BYTES", budget_bytes)
         split = compute_line_of_sight(grid, lat0, lon0, 15.0, 4.0 / 3.0, 60_000.0)
         assert np.array_equal(split.floor_msl_m, whole.floor_msl_m, equal_nan=True)
         assert np.array_equal(split.ground_range_m, whole.ground_range_m)
@@ -257,16 +257,16 @@ def test_fan_in_sectors_gives_the_whole_fan_result(monkeypatch, make_terrain, ob
 def test_any_sector_split_gives_the_whole_fan_result(monkeypatch, seed, observer, geographic, budget_bytes, range_m):
     """Wherever the site and whatever the budget (hence sector count and boundaries), the
     split fan fills exactly the cells the whole fan fills, with the same values."""
-    from simulator import coverage
+    from simulator import line_of_sight
 
     elevation = rough_elevation_m((260, 230), seed=seed, relief_m=700.0, smooth_cells=2.0)
     terrain = geographic_terrain(elevation, 1.0 / 1200.0, 146.5, 44.9) if geographic else utm_terrain(elevation, 90.0)
     lon0, lat0 = cell_lonlat(terrain, observer[0] * 259, observer[1] * 229)
     grid = AnalysisGrid.from_terrain(terrain)
     # (the fixture is shared by the examples: each sets the budget it needs before use)
-    monkeypatch.setattr(coverage, "RAY_MEMORY_BYTES", 2**40)
+    monkeypatch.setattr(line_of_sight, "RAY_MEMORY_BYTES", 2**40)
     whole = compute_line_of_sight(grid, lat0, lon0, 10.0, 4.0 / 3.0, range_m)
-    monkeypatch.setattr(coverage, "RAY_MEMORY_BYTES", budget_bytes)
+    monkeypatch.setattr(line_of_sight, "RAY_MEMORY_BYTES", budget_bytes)
     split = compute_line_of_sight(grid, lat0, lon0, 10.0, 4.0 / 3.0, range_m)
     assert split.window == whole.window
     assert np.array_equal(split.floor_msl_m, whole.floor_msl_m, equal_nan=True)

@@ -21,13 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.cache import EnvelopeCache
-from simulator.coverage import (
-    DEFAULT_ALTITUDES_M,
-    LAYERS,
-    CancelToken,
-    ProgressCallback,
-    area_where_positive_m2,
-)
+from simulator.coverage import DEFAULT_ALTITUDES_M, LAYERS, CancelToken, ProgressCallback
+from simulator.coverage_kernels import area_where_positive_m2
 from simulator.errors import AdcovError
 from simulator.geometry import AnalysisGrid, mask_polygons, to_lonlat
 from simulator.sweep.checks import _catalog_or_default, _check_query, _scaled

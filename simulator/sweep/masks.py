@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.cache import EnvelopeCache
-from simulator.coverage import Coverage, analysis_terrain, build_unit_envelope
+from simulator.coverage import Coverage
+from simulator.envelope import build_unit_envelope
 from simulator.errors import AdcovError, NothingInRangeError
 from simulator.figures import UnitFigures
 from simulator.geometry import AnalysisGrid
+from simulator.line_of_sight import analysis_terrain
 from simulator.sweep.checks import _check_query
 
 
