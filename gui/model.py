@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import html
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -737,7 +738,7 @@ def unit_details_html(session: Session, unit_id: str, edits=None) -> str:
 
 
 def _html_escape(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(str(text), quote=False)  # &, < and > (as simulator.export.kml)
 
 
 # --------------------------------------------------------------------------- saving

@@ -59,6 +59,7 @@ from simulator.coverage import (
 )
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
+from simulator.progress import scaled_progress
 
 #: Range modes a band reports, in order.
 BAND_MODES = ("min", "nominal", "max")
@@ -363,10 +364,7 @@ def coverage_reusing(
     )
 
 
-def _scaled(progress: ProgressCallback | None, start: float, stop: float) -> ProgressCallback | None:
-    if progress is None:
-        return None
-    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
+_scaled = scaled_progress  # simulator.progress
 
 
 def _withdrawal_ids(baseline, variant) -> list[str] | None:

@@ -16,7 +16,7 @@ here; the line-of-sight settings (``RAY_MEMORY_BYTES``, ``DEM_WINDOW_BYTES``, ..
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,17 +72,7 @@ LAYERS = ("detection", "engagement")
 ALTITUDE_REFS = ("msl", "agl")
 DEFAULT_ALTITUDES_M = (30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 20000.0)
 
-ProgressCallback = Callable[[float, str], None]
-
-
-class CancelToken:
-    """Cooperative cancellation for long computations (set from another thread)."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+from simulator.progress import CancelToken, ProgressCallback  # re-exported: their home is simulator.progress
 
 
 def check_query(altitudes_m, altitude_ref: str, layers, *, unique: bool = False) -> tuple[list[float], str, list[str]]:

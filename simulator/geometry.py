@@ -27,13 +27,9 @@ import pyproj
 import pyproj.enums
 from affine import Affine
 
+from simulator.constants import DEFAULT_K_FACTOR, EARTH_MEAN_RADIUS_M  # noqa: F401 - re-exported; their home is simulator.constants
 from simulator.errors import OutsideTerrainError
 
-#: Mean earth radius (IUGG, R1 = (2a + b) / 3 of WGS84) used for curvature. [m]
-EARTH_MEAN_RADIUS_M = 6_371_008.8
-
-#: Default effective earth radius factor for radar (standard atmosphere).
-DEFAULT_K_FACTOR = 4.0 / 3.0
 #: Physical bounds of the effective earth radius factor: below 0.1 the effective earth is a
 #: ball of 640 km (and ``s**2 / 2kR`` overflows towards k = 0); above 100 it is flat to
 #: within a metre at 100 km (strong ducting is modelled no better by a larger k).

@@ -19,9 +19,9 @@ from simulator.geometry import K_FACTOR_MAX, K_FACTOR_MIN
 __all__ = ["BEYOND_RANGE", "DEFAULT_K_FACTOR", "HIDDEN", "UNLIMITED_RANGE_M", "VISIBLE", "check_options", "viewshed",
            "write_rasters_together"]
 
-VISIBLE, HIDDEN, BEYOND_RANGE = 1, 0, 255  # the values of simulator.visibility.classify_visible
+from simulator.constants import BEYOND_RANGE, DEFAULT_K_FACTOR, HIDDEN, VISIBLE
+
 UNLIMITED_RANGE_M = 1e9
-DEFAULT_K_FACTOR = 4.0 / 3.0  # simulator.geometry.DEFAULT_K_FACTOR (a test checks they agree)
 
 
 def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor) -> None:

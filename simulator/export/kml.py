@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import zipfile
 from pathlib import Path
@@ -110,7 +111,7 @@ def _prop_text(value) -> str:
 
 
 def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(text, quote=False)  # &, < and > (quotes stay: the text is element content)
 
 
 def kml_document(feature_groups, *, name: str = "adcov", description: str = "") -> bytes:

@@ -28,7 +28,8 @@ from pydantic_core import PydanticCustomError
 SCHEMA_VERSION = 1
 STATUSES = ("reported_deployed", "reported_withdrawn", "hypothetical", "planned", "destroyed_claim")
 VOID_POLICIES = ("fill", "sea", "error")
-DEFAULT_K_FACTOR = 4.0 / 3.0
+from simulator.constants import DEFAULT_K_FACTOR  # noqa: F401 - re-exported: the one default k
+
 FIGURE_KEYS = (
     "detection_range_km",
     "min_range_km",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from simulator.coverage import ProgressCallback, check_query
+from simulator.coverage import check_query
 from simulator.errors import AdcovError
+from simulator.progress import scaled_progress
 
 
 def _check_query(altitudes_m, altitude_ref: str, layers) -> tuple[tuple[float, ...], str, tuple[str, ...]]:
@@ -28,10 +29,7 @@ def _check_unit_ids(scenario, unit_ids, what: str) -> list[str]:
     return ids
 
 
-def _scaled(progress: ProgressCallback | None, start: float, stop: float) -> ProgressCallback | None:
-    if progress is None:
-        return None
-    return lambda fraction, message: progress(start + (stop - start) * fraction, message)
+_scaled = scaled_progress  # simulator.progress
 
 
 def _catalog_or_default(catalog):
