@@ -38,7 +38,7 @@ from simulator.envelope import (
     slant_range_altitude_msl_m,
     unit_max_range_m,
 )
-from simulator.errors import AdcovError, ComputationCancelled
+from simulator.errors import AdcovError, ArgumentError, ComputationCancelled
 from simulator.figures import UnitFigures, resolve_unit_figures
 from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, mask_polygons, to_lonlat
 from simulator.line_of_sight import (
@@ -80,33 +80,33 @@ def check_query(altitudes_m, altitude_ref: str, layers, *, unique: bool = False)
     finite numbers), an altitude reference and one or more layers; ``unique`` refuses
     repeated altitudes or layers. Raises AdcovError naming the bad value and what is valid."""
     if altitude_ref not in ALTITUDE_REFS:
-        raise AdcovError(f"altitude_ref: {altitude_ref!r} is not valid; expected one of {', '.join(ALTITUDE_REFS)}")
+        raise ArgumentError(f"altitude_ref: {altitude_ref!r} is not valid; expected one of {', '.join(ALTITUDE_REFS)}")
     layers = [layers] if isinstance(layers, str) else list(layers)
     bad = [layer for layer in layers if layer not in LAYERS]
     if bad or not layers:
-        raise AdcovError(f"layers: {', '.join(map(repr, bad)) or 'none given'} not valid; expected one or more of {', '.join(LAYERS)}")
+        raise ArgumentError(f"layers: {', '.join(map(repr, bad)) or 'none given'} not valid; expected one or more of {', '.join(LAYERS)}")
     values = [altitudes_m] if np.ndim(altitudes_m) == 0 else list(np.asarray(altitudes_m, dtype=object).ravel())
     altitudes = []
     for value in values:
         try:
             altitude = float(value)
         except (TypeError, ValueError):
-            raise AdcovError(f"altitudes_m: {value!r} is not a number; expected altitudes in metres") from None
+            raise ArgumentError(f"altitudes_m: {value!r} is not a number; expected altitudes in metres") from None
         if not math.isfinite(altitude):
-            raise AdcovError(f"altitudes_m: {value!r} is not finite; expected altitudes in metres")
+            raise ArgumentError(f"altitudes_m: {value!r} is not finite; expected altitudes in metres")
         altitudes.append(altitude)
     if not altitudes:
-        raise AdcovError("altitudes_m: expected at least one altitude [m]")
+        raise ArgumentError("altitudes_m: expected at least one altitude [m]")
     if unique and len(set(layers)) != len(layers):
-        raise AdcovError(f"layers: {', '.join(layers)} lists a layer twice")
+        raise ArgumentError(f"layers: {', '.join(layers)} lists a layer twice")
     if unique and len(set(altitudes)) != len(altitudes):
-        raise AdcovError(f"altitudes_m: {', '.join(f'{a:g}' for a in altitudes)} lists an altitude twice")
+        raise ArgumentError(f"altitudes_m: {', '.join(f'{a:g}' for a in altitudes)} lists an altitude twice")
     return altitudes, altitude_ref, layers
 
 
 def _check_choice(name: str, value: str, valid: Sequence[str]) -> str:
     if value not in valid:
-        raise AdcovError(f"{name}: {value!r} is not valid; expected one of {', '.join(valid)}")
+        raise ArgumentError(f"{name}: {value!r} is not valid; expected one of {', '.join(valid)}")
     return value
 
 

@@ -36,6 +36,17 @@ class CacheError(AdcovError, OSError):
     """The envelope cache cannot be used (not for corrupt entries: those are recomputed)."""
 
 
+class ArgumentError(AdcovError, ValueError):
+    """An argument -- a command-line option or a parameter of a library call -- is not valid;
+    the message names it and says what would be."""
+
+
+class OutputError(AdcovError):
+    """An output cannot be written where asked (refused before writing, or a write failed):
+    the previous output, if any, is left as it was. Not an OSError: it is raised from inside
+    ``except OSError`` handlers and must pass through the others unchanged."""
+
+
 class NothingInRangeError(AdcovError, ValueError):
     """No analysis cell lies within range of a site: the unit covers nothing of the grid."""
 

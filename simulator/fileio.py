@@ -18,7 +18,7 @@ import stat
 import threading
 from pathlib import Path
 
-from simulator.errors import AdcovError
+from simulator.errors import OutputError
 
 _lock = threading.Lock()
 _mode: int | None = None
@@ -142,7 +142,7 @@ def _stat_or_refuse(text: str, option: str) -> os.stat_result | None:
     except FileNotFoundError:
         return None
     except OSError as exc:  # a symlink loop, a parent that is a file, no permission
-        raise AdcovError(f"{option}: cannot use {text}: {exc.strerror or exc}; give the name of a file in an existing folder") from None
+        raise OutputError(f"{option}: cannot use {text}: {exc.strerror or exc}; give the name of a file in an existing folder") from None
 
 
 def _check_inputs(text: str, target: Path, option: str, inputs, what: str) -> None:
@@ -161,7 +161,7 @@ def _check_inputs(text: str, target: Path, option: str, inputs, what: str) -> No
             source_stat = None
         if source_stat is not None and stat.S_ISDIR(source_stat.st_mode):
             if _under(target, source):
-                raise AdcovError(
+                raise OutputError(
                     f"{option}: {_shown(text, target)} is inside the input folder {item}; adcov does not write into its "
                     f"inputs -- choose a {what} outside it"
                 )
@@ -171,7 +171,7 @@ def _check_inputs(text: str, target: Path, option: str, inputs, what: str) -> No
             and (target_stat.st_dev, target_stat.st_ino) == (source_stat.st_dev, source_stat.st_ino)
         )
         if same:
-            raise AdcovError(
+            raise OutputError(
                 f"{option}: {_shown(text, target)} is the input {item}; writing it would overwrite the input -- "
                 f"choose another {what}"
             )
@@ -180,7 +180,7 @@ def _check_inputs(text: str, target: Path, option: str, inputs, what: str) -> No
 def _check_not_empty(path, option: str, what: str) -> str:
     text = "" if path is None else os.fspath(path)
     if not str(text).strip():
-        raise AdcovError(f"{option}: the {what} name is empty; give the path of the {what} to write")
+        raise OutputError(f"{option}: the {what} name is empty; give the path of the {what} to write")
     return str(text)
 
 
@@ -200,9 +200,9 @@ def check_output_file(path, option: str, *, inputs=()) -> Path:
     absolute = Path(os.path.abspath(text))
     if st is not None and not stat.S_ISREG(st.st_mode):
         hint = "give the name of a file to write" if stat.S_ISDIR(st.st_mode) else "give the name of a regular file"
-        raise AdcovError(f"{option}: {_shown(text, target)} is a {file_kind(st.st_mode)}, not a file name adcov can replace; {hint}")
+        raise OutputError(f"{option}: {_shown(text, target)} is a {file_kind(st.st_mode)}, not a file name adcov can replace; {hint}")
     if _in_device_tree(absolute) or _in_device_tree(target):
-        raise AdcovError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys (a device or stream, not a file); "
+        raise OutputError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys (a device or stream, not a file); "
                          "give the name of a regular file to write")
     if st is not None:
         try:
@@ -210,14 +210,14 @@ def check_output_file(path, option: str, *, inputs=()) -> Path:
         except OSError:
             same = False
         if not same:  # e.g. /proc "magic" links to deleted files
-            raise AdcovError(f"{option}: {_shown(text, target)} does not lead to a file adcov can replace; give a regular file name")
+            raise OutputError(f"{option}: {_shown(text, target)} does not lead to a file adcov can replace; give a regular file name")
     folder = target.parent
     given = os.path.dirname(text) or "."
     shown = given if os.path.realpath(given) == str(folder) else str(folder)  # the name the user gave, unless a link led elsewhere
     if not folder.is_dir():
-        raise AdcovError(f"{option}: folder {shown!r} does not exist (create it first)")
+        raise OutputError(f"{option}: folder {shown!r} does not exist (create it first)")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise AdcovError(f"{option}: folder {shown!r} is not writable; choose another place for {text}")
+        raise OutputError(f"{option}: folder {shown!r} is not writable; choose another place for {text}")
     _check_inputs(text, target, option, inputs, "file")
     return target
 
@@ -230,7 +230,7 @@ def check_distinct_outputs(*named_paths) -> None:
             continue
         key = Path(os.path.realpath(path))
         if key in seen:
-            raise AdcovError(f"{seen[key]} and {option}: both name {key}; one would overwrite the other -- give two different files")
+            raise OutputError(f"{seen[key]} and {option}: both name {key}; one would overwrite the other -- give two different files")
         seen[key] = option
 
 
@@ -246,16 +246,16 @@ def check_output_folder(path, option: str, *, inputs=()) -> Path:
     target = Path(os.path.realpath(text))
     if st is not None and not stat.S_ISDIR(st.st_mode):
         kind = "file" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
-        raise AdcovError(f"{option}: {_shown(text, target)} is a {kind}, not a folder; give the name of a new folder or of an "
+        raise OutputError(f"{option}: {_shown(text, target)} is a {kind}, not a folder; give the name of a new folder or of an "
                          "earlier adcov report folder")
     if _in_device_tree(Path(os.path.abspath(text))) or _in_device_tree(target):
-        raise AdcovError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys; give the name of a folder for the report")
+        raise OutputError(f"{option}: {_shown(text, target)} is under /dev, /proc or /sys; give the name of a folder for the report")
     for item in inputs:
         if item is None or str(item) == "":
             continue
         source = Path(os.path.realpath(item))
         if _under(source, target) or _under(target, source):
-            raise AdcovError(
+            raise OutputError(
                 f"{option}: {_shown(text, target)} and the input {item} overlap (a report folder is replaced as a whole); "
                 "choose a report folder that neither holds nor lies inside an input"
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from simulator.errors import AdcovError
+from simulator.errors import AdcovError, ArgumentError, OutputError
 from simulator.geometry import K_FACTOR_MAX, K_FACTOR_MIN
 
 __all__ = ["BEYOND_RANGE", "DEFAULT_K_FACTOR", "HIDDEN", "UNLIMITED_RANGE_M", "VISIBLE", "check_options", "viewshed",
@@ -27,20 +27,20 @@ UNLIMITED_RANGE_M = 1e9
 def check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor) -> None:
     """Refuse bad viewshed options with the option's name and what is valid (AdcovError)."""
     if target_ref not in ("agl", "msl"):
-        raise AdcovError(f"target_ref: {target_ref!r} is not valid; expected agl or msl")
+        raise ArgumentError(f"target_ref: {target_ref!r} is not valid; expected agl or msl")
     if max_range_km is not None and not max_range_km > 0:
-        raise AdcovError(f"--max-range-km: expected a number > 0 [km], got {max_range_km}")
+        raise ArgumentError(f"--max-range-km: expected a number > 0 [km], got {max_range_km}")
     if not (math.isfinite(observer_height_m) and observer_height_m >= 0):
-        raise AdcovError(f"--observer-height-m: expected a number >= 0 [m] above ground, got {observer_height_m}")
+        raise ArgumentError(f"--observer-height-m: expected a number >= 0 [m] above ground, got {observer_height_m}")
     if not (math.isfinite(k_factor) and K_FACTOR_MIN <= k_factor <= K_FACTOR_MAX):
-        raise AdcovError(f"--k-factor: expected a number in [{K_FACTOR_MIN:g}, {K_FACTOR_MAX:g}] (4/3 for standard "
+        raise ArgumentError(f"--k-factor: expected a number in [{K_FACTOR_MIN:g}, {K_FACTOR_MAX:g}] (4/3 for standard "
                          f"refraction, 1 geometric, large for ducting), got {k_factor}")
     if not (-90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 360.0):
-        raise AdcovError(f"--lat/--lon: expected latitude in [-90, 90] and longitude in [-180, 360] [deg], got {lat_deg}, {lon_deg}")
+        raise ArgumentError(f"--lat/--lon: expected latitude in [-90, 90] and longitude in [-180, 360] [deg], got {lat_deg}, {lon_deg}")
     if not math.isfinite(target_height_m):
-        raise AdcovError(f"--target-height-m: expected a finite number [m], got {target_height_m}")
+        raise ArgumentError(f"--target-height-m: expected a finite number [m], got {target_height_m}")
     if not target_height_m >= 0 and target_ref == "agl":
-        raise AdcovError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
+        raise ArgumentError(f"--target-height-m: expected a number >= 0 [m] above ground, got {target_height_m}")
 
 
 def viewshed(terrain, lat_deg, lon_deg, observer_height_m, target_height_m, *, target_ref="agl", max_range_km=None,
@@ -100,12 +100,12 @@ def write_rasters_together(rasters, transform, crs) -> None:
             try:
                 write.result()
             except AdcovError as exc:  # its message names the temporary file
-                raise AdcovError(f"{option}: {str(exc).replace(str(tmp), name)} (no output was replaced)") from exc
+                raise OutputError(f"{option}: {str(exc).replace(str(tmp), name)} (no output was replaced)") from exc
         for (option, name, path, _, _), tmp in zip(rasters, temps, strict=True):
             try:
                 os.replace(tmp, path)
             except OSError as exc:
-                raise AdcovError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc}") from exc
+                raise OutputError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc}") from exc
     finally:
         for tmp in temps:
             with contextlib.suppress(FileNotFoundError):

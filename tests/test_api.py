@@ -64,3 +64,23 @@ def test_compare_scenarios_and_viewshed_take_paths(dated):
     visible, floor = simulator.viewshed(dated["dem"], dated["lat"], dated["lon"], 20.0, 0.0, max_range_km=5.0)
     assert visible.shape == floor.shape == (80, 80) and visible.dtype == np.uint8
     assert set(np.unique(visible)) <= {0, 1, 255} and (visible == 1).any()
+
+
+def test_errors_are_typed_by_what_went_wrong(tmp_path):
+    from simulator.cli.common import parse_altitudes_m
+    from simulator.coverage import check_query
+    from simulator.errors import ArgumentError, OutputError
+    from simulator.fileio import check_output_file
+    from simulator.one_observer import check_options
+
+    with pytest.raises(ArgumentError, match="--altitudes-m"):
+        parse_altitudes_m("30,abc")
+    with pytest.raises(ArgumentError, match="altitude_ref"):
+        check_query([100.0], "above", ["engagement"])
+    with pytest.raises(ArgumentError, match="--k-factor"):
+        check_options(45.0, 15.0, 10.0, 0.0, "agl", None, 1e-100)
+    with pytest.raises(OutputError, match="--out"):
+        check_output_file(tmp_path, "--out")  # a folder, not a file name
+    for error in (ArgumentError, OutputError):
+        assert issubclass(error, AdcovError)
+    assert issubclass(ArgumentError, ValueError) and not issubclass(OutputError, OSError)

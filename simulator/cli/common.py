@@ -8,7 +8,7 @@ import math
 import sys
 
 from simulator.cache import EnvelopeCache
-from simulator.errors import AdcovError
+from simulator.errors import ArgumentError
 
 
 def add_cache_options(parser: argparse.ArgumentParser) -> None:
@@ -33,12 +33,12 @@ def parse_altitudes_m(text: str) -> list[float]:
         try:
             value = float(item)
         except ValueError:
-            raise AdcovError(f"--altitudes-m: {item!r} is not a number; expected comma-separated metres, e.g. 30,100,1000") from None
+            raise ArgumentError(f"--altitudes-m: {item!r} is not a number; expected comma-separated metres, e.g. 30,100,1000") from None
         if not math.isfinite(value) or value < -500 or value > 1_000_000:
-            raise AdcovError(f"--altitudes-m: {item} is outside [-500, 1000000] m")
+            raise ArgumentError(f"--altitudes-m: {item} is outside [-500, 1000000] m")
         values.append(value)
     if not values:
-        raise AdcovError("--altitudes-m: expected at least one altitude in metres")
+        raise ArgumentError("--altitudes-m: expected at least one altitude in metres")
     return values
 
 
@@ -46,7 +46,7 @@ def parse_choices(text: str, valid, option: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in items if t not in valid]
     if bad or not items:
-        raise AdcovError(f"{option}: {', '.join(bad) or 'nothing'} is not valid; expected one or more of {', '.join(valid)}")
+        raise ArgumentError(f"{option}: {', '.join(bad) or 'nothing'} is not valid; expected one or more of {', '.join(valid)}")
     return items
 
 
@@ -90,9 +90,9 @@ def parse_resolution_m(text: str | None):
     try:
         value = float(text)
     except ValueError:
-        raise AdcovError(f"--resolution-m: {text!r} is not valid; expected metres (e.g. 500) or 'native'") from None
+        raise ArgumentError(f"--resolution-m: {text!r} is not valid; expected metres (e.g. 500) or 'native'") from None
     if not (math.isfinite(value) and 0 < value <= 100_000):
-        raise AdcovError(f"--resolution-m: {text} is outside (0, 100000] m; expected metres or 'native'")
+        raise ArgumentError(f"--resolution-m: {text} is outside (0, 100000] m; expected metres or 'native'")
     return value
 
 
@@ -102,7 +102,7 @@ def parse_scheduler(text: str | None):
         return None
     if text == "local" or (text.startswith(("tcp://", "tls://")) and len(text.split("://", 1)[1]) > 0):
         return text
-    raise AdcovError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
+    raise ArgumentError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
 
 
 def with_resolution(scenario, args):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import simulator.export as _export  # _exchange is looked up there: tests replace it
 from simulator import __version__
-from simulator.errors import AdcovError
+from simulator.errors import AdcovError, OutputError
 from simulator.export.tables import _json_default
 from simulator.fileio import (
     TMP_PREFIX,
@@ -54,7 +54,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> Path:
     try:
         return write_bytes_atomically(path, data)
     except OSError as exc:
-        raise AdcovError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -161,22 +161,22 @@ def check_report_folder(out_dir) -> Path:
     """
     path = Path(os.path.realpath(out_dir))
     if os.path.lexists(path) and not path.is_dir():
-        raise AdcovError(f"report folder {out_dir}: exists and is not a folder")
+        raise OutputError(f"report folder {out_dir}: exists and is not a folder")
     if not path.is_dir():
         return path
     if not _is_report_dir(path):
-        raise AdcovError(
+        raise OutputError(
             f"report folder {out_dir}: the folder exists and is not an adcov report (no {MANIFEST_NAME} from adcov); "
             "choose a new or empty folder -- adcov replaces only its own reports"
         )
     try:
         foreign = _foreign_entries(path)
     except OSError as exc:
-        raise AdcovError(f"report folder {out_dir}: cannot list its files ({exc.strerror or exc}); choose another folder") from exc
+        raise OutputError(f"report folder {out_dir}: cannot list its files ({exc.strerror or exc}); choose another folder") from exc
     if foreign:
         shown = ", ".join(foreign[:_FOREIGN_SHOWN])
         more = f" and {len(foreign) - _FOREIGN_SHOWN} more" if len(foreign) > _FOREIGN_SHOWN else ""
-        raise AdcovError(
+        raise OutputError(
             f"report folder {out_dir}: holds {len(foreign)} file(s) or folder(s) that adcov did not write (not in its "
             f"{MANIFEST_NAME}): {shown}{more}; replacing the report would delete them -- move them out of the folder, "
             "or choose another folder (or delete this one) for the report"
@@ -199,7 +199,7 @@ class _StagedReport:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise AdcovError(f"report folder {out_dir}: cannot create the parent folder: {exc}") from exc
+            raise OutputError(f"report folder {out_dir}: cannot create the parent folder: {exc}") from exc
         _remove_stale_temps(parent, self.out_dir.name)
         while True:
             tmp = parent / f"{TMP_PREFIX}{self.out_dir.name}.{os.getpid()}.{secrets.token_hex(4)}"
@@ -209,7 +209,7 @@ class _StagedReport:
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise AdcovError(f"report folder {out_dir}: cannot write next to it: {exc}") from exc
+                raise OutputError(f"report folder {out_dir}: cannot write next to it: {exc}") from exc
         self.tmp = tmp
         register_staging(self.tmp, self.out_dir)
         self.files: list[str] = []
@@ -281,7 +281,7 @@ class _StagedReport:
             self._swap_into_place()
         except OSError as exc:
             self.abort()
-            raise AdcovError(f"report folder {self.shown}: cannot put the new report in place: {exc.strerror or exc}; "
+            raise OutputError(f"report folder {self.shown}: cannot put the new report in place: {exc.strerror or exc}; "
                              "an earlier report there is unchanged") from exc
         unregister_staging(self.tmp)
         return [self.out_dir / f for f in self.files] + [self.out_dir / MANIFEST_NAME]

@@ -20,7 +20,7 @@ import os
 import uuid
 from pathlib import Path
 
-from simulator.errors import AdcovError
+from simulator.errors import AdcovError, OutputError
 from simulator.fileio import TMP_PREFIX, check_output_folder
 from simulator.fileio import csv_text as fileio_csv_text
 from simulator.sweep.ensemble import (
@@ -70,7 +70,7 @@ def check_companion_folder(out: Path) -> Path:
     """The folder of the uncertainty outputs (results.csv -> results/), checked like --out."""
     folder = out.with_suffix("")
     if os.path.lexists(folder) and not folder.is_dir():
-        raise AdcovError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
+        raise OutputError(f"--out: the companion folder {str(folder)!r} exists and is not a folder; choose another --out name")
     return check_output_folder(folder, "--out (its companion folder)")
 
 
@@ -97,7 +97,7 @@ class AtomicOutputs:
             try:
                 folder.mkdir()
             except OSError as exc:
-                raise AdcovError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
+                raise OutputError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
             self._made.append(folder)
         return folder
 
@@ -115,7 +115,7 @@ class AtomicOutputs:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:  # a full disk: ENOSPC, EFBIG, EDQUOT
-            raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
+            raise OutputError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
 
     def commit(self) -> list[Path]:
         """Rename every file into place; on failure the files already renamed are put back as they were."""
@@ -144,7 +144,7 @@ class AtomicOutputs:
                         os.unlink(backup)
             self.abort()
             if isinstance(exc, OSError):
-                raise AdcovError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
+                raise OutputError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
             raise
         for _final, backup in done:
             if backup is not None:
@@ -178,7 +178,7 @@ def _write_parquet(outputs: AtomicOutputs, final: Path, columns, rows) -> bool:
     try:
         pq.write_table(table, str(outputs.temp_for(final)))
     except OSError as exc:  # pyarrow's IO errors are OSErrors
-        raise AdcovError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
+        raise OutputError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
     return True
 
 
@@ -212,7 +212,7 @@ def _write_uncertainty(outputs: AtomicOutputs, out: Path, result, levels) -> boo
                           "scenario": result.scenario_name, "units": "1 (fraction of members)"},
                 )
             except AdcovError as exc:  # its message names the temporary file
-                raise AdcovError(f"--out: {str(exc).replace(str(temp), str(final))} (no output was replaced)") from exc
+                raise OutputError(f"--out: {str(exc).replace(str(temp), str(final))} (no output was replaced)") from exc
             for level in levels:
                 geometry = result.polygons_lonlat(layer, altitude_m, level)
                 features.append({
