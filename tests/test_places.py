@@ -43,3 +43,26 @@ def test_report_maps_label_the_towns(name, tmp_path, saved_figures):
     texts = {t.get_text().strip() for t in saved_figures[0].findobj(matplotlib.text.Text)}
     assert EXPECTED[name] <= texts, EXPECTED[name] - texts
     assert any(PLACES_CREDIT in t for t in texts)
+
+
+def test_no_town_label_hides_under_the_scale_bar(tmp_path, saved_figures):
+    """The Kuril 100 m comparison map once put Nemuro under the scale bar's white box."""
+    from simulator.compare import compare
+    from simulator.export import render_map_png
+    from simulator.scenario import bundled_scenario, load_scenario
+
+    base = load_scenario(bundled_scenario("kurils-2020"))
+    base = base.active_as_of(base.as_of)
+    comparison = compare(base, ["iturup-s300v4", "kunashir-s300v4"], altitudes_m=(100.0,), layers=("engagement",))
+    change = comparison.change("engagement", 100.0)
+    render_map_png(tmp_path / "m.png", comparison.baseline, layer="engagement", altitude_m=100.0,
+                   baseline_mask=change.baseline_cells, variant_mask=change.variant_cells,
+                   names=("kurils-2020", "kurils-2023"), comparison=comparison)
+    fig = saved_figures[0]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    box = next(p for p in ax.patches if p.get_gid() == "scale-bar").get_window_extent(renderer)
+    towns = [t for t in ax.texts if t.get_clip_on() and t.get_text().startswith(" ")]
+    assert towns
+    for text in towns:
+        assert not text.get_window_extent(renderer).overlaps(box), text.get_text()

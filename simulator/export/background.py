@@ -97,7 +97,9 @@ def _draw_graticule(ax, frame: _MapFrame, view) -> None:
     ax.tick_params(direction="out", length=3, top=True, right=True, labeltop=False, labelright=False)
 
 
-def _draw_scale_bar(ax, frame: _MapFrame, view) -> None:
+def _draw_scale_bar(ax, frame: _MapFrame, view) -> tuple[float, float, float, float]:
+    """A geodesic scale bar in the lower left; returns its white box ``(x0, y0, x1, y1)`` in
+    display coordinates, which town labels keep out of."""
     from matplotlib.patches import Rectangle
 
     x0, x1, y0, y1 = view
@@ -114,8 +116,9 @@ def _draw_scale_bar(ax, frame: _MapFrame, view) -> None:
     segments = 4
     seg = (ex - bx) / segments
     pad_x, pad_y = 0.012 * (x1 - x0), 0.014 * (y1 - y0)
-    ax.add_patch(Rectangle((bx - pad_x, by - 2.2 * pad_y), ex - bx + 2.6 * pad_x + 0.05 * (x1 - x0), height + 4.6 * pad_y,
-                           facecolor="white", edgecolor="none", alpha=0.85, zorder=10))
+    box = (bx - pad_x, by - 2.2 * pad_y, ex + 1.6 * pad_x + 0.05 * (x1 - x0), by + height + 2.4 * pad_y)
+    ax.add_patch(Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1],
+                           facecolor="white", edgecolor="none", alpha=0.85, zorder=10, gid="scale-bar"))
     for i in range(segments):
         ax.add_patch(Rectangle((bx + i * seg, by), seg, height, facecolor=INK if i % 2 == 0 else "white",
                                edgecolor=INK, linewidth=0.6, zorder=11))
@@ -123,6 +126,7 @@ def _draw_scale_bar(ax, frame: _MapFrame, view) -> None:
         ax.text(bx + i * seg, by + height + 0.35 * pad_y, label, ha="left" if i == segments else "center",
                 va="bottom", fontsize=7.5, color=INK, zorder=12)
     ax.text(bx, by - 0.5 * pad_y, "geodesic distance", fontsize=6.5, color="#444444", va="top", ha="left", zorder=12)
+    return box
 
 
 @lru_cache(maxsize=8)

@@ -64,16 +64,28 @@ def _overlap_area(a, b) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _draw_places(ax, frame: _MapFrame, view, sites) -> None:
-    """Town names (GeoNames) inside the view: a dot and a haloed label, clipped to the map."""
+#: Width of one character of a town label, as a fraction of the map's width (7.2 pt on a map
+#: 7-10 inches wide): enough to keep a label's whole text out of the scale bar's box.
+_TOWN_CHAR_WIDTH = 0.008
+
+
+def _draw_places(ax, frame: _MapFrame, view, sites, avoid=None) -> None:
+    """Town names (GeoNames) inside the view: a dot and a haloed label, clipped to the map;
+    none whose dot or text would fall in the ``avoid`` box ``(x0, y0, x1, y1)`` (the scale bar)."""
     import matplotlib.patheffects as pe
 
     bounds = _view_bounds_deg(frame, view)
     halo = [pe.withStroke(linewidth=2.4, foreground="white", alpha=0.85)]
+    char_w = _TOWN_CHAR_WIDTH * (view[1] - view[0])
+    half_h = 0.012 * (view[3] - view[2])
     for place in places_to_label(bounds, sites):
         x, y = frame.to_display(place.lon_deg, place.lat_deg)
         if not (view[0] <= x <= view[1] and view[2] <= y <= view[3]):
             continue
+        if avoid is not None:
+            text_end = x + char_w * (len(place.name) + 1)
+            if x <= avoid[2] and text_end >= avoid[0] and y - half_h <= avoid[3] and y + half_h >= avoid[1]:
+                continue  # under the scale bar
         ax.plot([x], [y], marker="o", markersize=2.6, color="#333333", zorder=9, linestyle="none", clip_on=True)
         ax.text(x, y, " " + place.name, fontsize=7.2, color="#222222", ha="left", va="center", zorder=9,
                 clip_on=True, path_effects=halo)

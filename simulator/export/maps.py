@@ -497,8 +497,8 @@ def render_map_png(
     _draw_coast_and_graticule(ax, grid, frame, view, crop, basemap)
     handles += _draw_sites(ax, sites, positions, areas.comparing, after_name)
     handles += _draw_analysis_edge(ax, grid, frame)
-    _draw_scale_bar(ax, frame, view)
-    _draw_places(ax, frame, view, [(s["lat_deg"], s["lon_deg"]) for s in sites])
+    scale_box = _draw_scale_bar(ax, frame, view)
+    _draw_places(ax, frame, view, [(s["lat_deg"], s["lon_deg"]) for s in sites], avoid=scale_box)
     title = _draw_titles(layout, coverage, layer, altitude_ref, wording, sites, areas.comparing, title, subtitle)
     legend_bottom_in = _draw_side_panel(layout, wording, stats, handles)
     if areas.comparing:
