@@ -83,6 +83,18 @@ class BasemapLayers:
                 path.setFillRule(QtCore.Qt.FillRule.OddEvenFill)
             self.natural_earth[key].setPath(path)
 
+    def view_bounds_deg(self) -> tuple[float, float, float, float]:
+        """The visible map as (west, south, east, north) [deg] (a 7 x 7 lattice of the view
+        mapped to lon/lat: the view of a projected grid is not a lon/lat box)."""
+        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 7), np.linspace(y0, y1, 7))
+        if self.geographic:
+            lon, lat = xs.ravel(), ys.ravel()
+        else:
+            rows, cols = self.map_to_pixel(xs.ravel(), ys.ravel())
+            lon, lat = self.grid.pixel_to_lonlat(rows, cols)
+        return float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))
+
     def update_countries(self) -> None:
         """Name the countries that fill a fair part of the visible map (simulator.basemap),
         each inside its visible part, inside the view, and off the unit markers, their labels
@@ -90,15 +102,7 @@ class BasemapLayers:
         if self.grid is None:
             return
         vb = self.plotItem.vb
-        (x0, x1), (y0, y1) = vb.viewRange()
-        xs, ys = np.meshgrid(np.linspace(x0, x1, 7), np.linspace(y0, y1, 7))
-        if self.geographic:
-            lon, lat = xs.ravel(), ys.ravel()
-        else:
-            rows, cols = self.map_to_pixel(xs.ravel(), ys.ravel())
-            lon, lat = self.grid.pixel_to_lonlat(rows, cols)
-        bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
-        wanted = {name: (a, b) for name, a, b in country_labels(bounds)}
+        wanted = {name: (a, b) for name, a, b in country_labels(self.view_bounds_deg())}
         for name in [n for n in self.country_items if n not in wanted]:
             self.removeItem(self.country_items.pop(name))
         if not wanted:
@@ -157,15 +161,7 @@ class BasemapLayers:
         """Label the towns that suit the visible part of the map (simulator.places)."""
         if self.grid is None:
             return
-        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
-        xs, ys = np.meshgrid(np.linspace(x0, x1, 7), np.linspace(y0, y1, 7))
-        if self.geographic:
-            lon, lat = xs.ravel(), ys.ravel()
-        else:
-            rows, cols = self.map_to_pixel(xs.ravel(), ys.ravel())
-            lon, lat = self.grid.pixel_to_lonlat(rows, cols)
-        bounds = (float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat)))
-        wanted = {p.name: p for p in places_to_label(bounds, self._town_sites)}
+        wanted = {p.name: p for p in places_to_label(self.view_bounds_deg(), self._town_sites)}
         for name in [n for n in self.town_items if n not in wanted]:
             self.removeItem(self.town_items.pop(name))
         for name, place in wanted.items():

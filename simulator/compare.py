@@ -364,7 +364,6 @@ def coverage_reusing(
     )
 
 
-_scaled = scaled_progress  # simulator.progress
 
 
 def _withdrawal_ids(baseline, variant) -> list[str] | None:
@@ -455,7 +454,7 @@ def compare(
 
             grid = scenario_grid([baseline, variant], open_scenario_terrain(baseline), load_catalog(),
                                  resolution_m=resolution_m)
-        baseline_cov = build_coverage(baseline, range_mode=range_mode, cache=cache, progress=_scaled(progress, 0.0, split),
+        baseline_cov = build_coverage(baseline, range_mode=range_mode, cache=cache, progress=scaled_progress(progress, 0.0, split),
                                       cancel=cancel, grid=grid, resolution_m=resolution_m, scheduler=scheduler)
     elif isinstance(baseline, Coverage):
         split = 0.0
@@ -472,7 +471,7 @@ def compare(
         variant_name = variant.scenario_name or "variant"
     else:
         variant_cov = coverage_reusing(
-            variant, baseline_cov, range_mode=range_mode, cache=cache, progress=_scaled(progress, split, 1.0), cancel=cancel,
+            variant, baseline_cov, range_mode=range_mode, cache=cache, progress=scaled_progress(progress, split, 1.0), cancel=cancel,
             scheduler=scheduler,
         )
         variant_name = _scenario_label(variant)

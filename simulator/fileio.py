@@ -4,9 +4,8 @@ Outputs named on the command line are checked by :func:`check_output_file` (one 
 :func:`check_output_folder` (a report folder) before anything is computed; files are written
 through a ``.adcov-tmp-*`` sibling renamed into place (:func:`write_bytes_atomically`).
 
-``tempfile.mkstemp`` creates files readable by their owner alone (0600); a file adcov
-writes in the user's folders should get the permissions any other program would give it:
-0666 less the user's umask.
+Temporary siblings are created with ``open`` (not ``tempfile.mkstemp``, which makes them 0600),
+so an output gets the permissions any other program would give it: 0666 less the user's umask.
 """
 
 from __future__ import annotations
@@ -21,24 +20,6 @@ from pathlib import Path
 from simulator.errors import OutputError
 
 _lock = threading.Lock()
-_mode: int | None = None
-
-
-def default_file_mode() -> int:
-    """0666 less the process umask (read once; ``os.umask`` can only be read by setting it)."""
-    global _mode
-    with _lock:
-        if _mode is None:
-            umask = os.umask(0o022)
-            os.umask(umask)
-            _mode = 0o666 & ~umask
-    return _mode
-
-
-def give_default_mode(fd: int) -> None:
-    """Set a just-created temporary file (``mkstemp``) to :func:`default_file_mode`."""
-    os.fchmod(fd, default_file_mode())
-
 
 # ============================================================================ output paths
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,6 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
-    return csv_text(header, rows)
-
-
 def summary_csv(summary: dict) -> str:
     """One row per layer and altitude: covered km², max depth, km² per unit."""
     units = list(dict.fromkeys(uid for rows in summary["layers"].values() for r in rows for uid in r.get("by_unit_km2", {})))
@@ -46,7 +41,7 @@ def summary_csv(summary: dict) -> str:
         for r in layer_rows:
             rows.append([layer, float(r["altitude_m"]), r["altitude_ref"], round(r["covered_km2"], 3), r["max_depth"],
                          *(round(r["by_unit_km2"].get(u, 0.0), 3) for u in units)])
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 #: comparison.csv's fixed columns, in this order; then depth_km2_before_<n> for n = 1..N and
@@ -68,7 +63,7 @@ def comparison_csv(comparison) -> str:
         values += [row["depth_km2_before"].get(str(n)) for n in range(1, top + 1)]
         values += [row["depth_km2_after"].get(str(n)) for n in range(1, top + 1)]
         body.append([round(v, 3) if isinstance(v, float) else v for v in values])
-    return _csv_text(header, body)
+    return csv_text(header, body)
 
 
 def marginal_csv(comparison) -> str:
@@ -86,4 +81,4 @@ def marginal_csv(comparison) -> str:
             value = values.get(alt, values.get(str(alt), values.get(f"{alt:g}")))
             cells.append(None if value is None else round(float(value), 3))
         rows.append([rank, m.unit, round(float(m.total_lost_km2), 3), *cells])
-    return _csv_text(header, rows)
+    return csv_text(header, rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from simulator.coverage import check_query
 from simulator.errors import AdcovError
-from simulator.progress import scaled_progress
 
 
 def _check_query(altitudes_m, altitude_ref: str, layers) -> tuple[tuple[float, ...], str, tuple[str, ...]]:
@@ -29,7 +28,6 @@ def _check_unit_ids(scenario, unit_ids, what: str) -> list[str]:
     return ids
 
 
-_scaled = scaled_progress  # simulator.progress
 
 
 def _catalog_or_default(catalog):

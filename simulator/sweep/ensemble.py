@@ -25,7 +25,8 @@ from simulator.coverage import DEFAULT_ALTITUDES_M, LAYERS, CancelToken, Progres
 from simulator.coverage_kernels import area_where_positive_m2
 from simulator.errors import AdcovError
 from simulator.geometry import AnalysisGrid, mask_polygons, to_lonlat
-from simulator.sweep.checks import _catalog_or_default, _check_query, _scaled
+from simulator.progress import scaled_progress
+from simulator.sweep.checks import _catalog_or_default, _check_query
 from simulator.sweep.engine import DEFAULT_LOCAL_WORKERS, _check_scheduler, run_tasks
 from simulator.sweep.masks import EnvelopeJob, GridSpec, UnitMasks, _cache_dir, _grid_spec, _open_grid, _task_function
 from simulator.sweep.positions import _sample_units
@@ -244,7 +245,7 @@ def coverage_ensemble(
     job_list = list(jobs.values())
     key_of = [job.key for job in job_list]
     run_tasks(
-        _task_function(), job_list, scheduler=scheduler, n_workers=n_workers, progress=_scaled(progress, 0.0, 0.97),
+        _task_function(), job_list, scheduler=scheduler, n_workers=n_workers, progress=scaled_progress(progress, 0.0, 0.97),
         cancel=cancel, on_result=lambda i, masks: aggregator.add(key_of[i], masks), label="envelopes",
     )
     aggregator.finish()

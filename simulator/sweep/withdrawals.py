@@ -21,7 +21,8 @@ from simulator.cache import EnvelopeCache
 from simulator.coverage import DEFAULT_ALTITUDES_M, LAYERS, CancelToken, Coverage, ProgressCallback
 from simulator.errors import AdcovError, ComputationCancelled
 from simulator.geometry import AnalysisGrid
-from simulator.sweep.checks import _catalog_or_default, _check_query, _check_unit_ids, _scaled
+from simulator.progress import scaled_progress
+from simulator.sweep.checks import _catalog_or_default, _check_query, _check_unit_ids
 from simulator.sweep.engine import DEFAULT_LOCAL_WORKERS, _check_scheduler, run_tasks
 from simulator.sweep.masks import EnvelopeJob, UnitMasks, _cache_dir, _grid_spec, _open_grid, _task_function, coverage_masks
 from simulator.sweep.ranges import _check_range_modes, _figures_by_mode
@@ -264,7 +265,7 @@ def withdrawal_sweep(
         for u in scenario.units
     ]
     results = run_tasks(_task_function(), jobs, scheduler=scheduler, n_workers=n_workers,
-                        progress=_scaled(progress, 0.0, 0.9), cancel=cancel, label="envelopes")
+                        progress=scaled_progress(progress, 0.0, 0.9), cancel=cancel, label="envelopes")
     n_units = len(scenario.units)
     covered, lost = [], []
     subsets: list[tuple[str, ...]] = []
