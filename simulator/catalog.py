@@ -13,7 +13,8 @@ given target, geometry or terrain.
 The loader validates the file and raises :class:`~simulator.errors.CatalogError` naming the file,
 line and key path of every problem: a figure whose source is not in ``sources:``, a nominal outside
 its spread or not among the reported values, a value that is not a number, an unknown quantity
-that still has a nominal, and so on.
+that still has a nominal, and so on. Like a :class:`~simulator.errors.ScenarioError`, it carries
+them as ``problems``, a list of :class:`~simulator.errors.Problem` records.
 
 Examples
 --------
@@ -52,7 +53,7 @@ from simulator.catalog_reader import QUALIFIERS as QUALIFIERS
 from simulator.catalog_reader import SCHEMA_VERSION as SCHEMA_VERSION
 from simulator.catalog_reader import TEXT_UNITS as TEXT_UNITS
 from simulator.catalog_reader import _parse_catalog
-from simulator.errors import CatalogError
+from simulator.errors import CatalogError, Problem
 
 __all__ = [
     "Catalog",
@@ -82,8 +83,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     Raises
     ------
     CatalogError
-        The file cannot be read or parsed, or fails validation; the message names the file,
-        line and key path of every problem found.
+        The file cannot be read or parsed, or fails validation; its ``problems`` are
+        :class:`~simulator.errors.Problem` records naming the file, line and key path of every
+        problem found, and its message lists them one a line (at most 50, then how many more).
     """
     if path is None:
         return _load_packaged_catalog()
@@ -91,7 +93,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CatalogError(f"{path}: cannot read the catalog: {exc.strerror or exc}") from exc
+        raise CatalogError(Problem(str(path), None, "", f"cannot read the catalog: {exc.strerror or exc}")) from exc
     return _parse_catalog(text, str(path))
 
 
@@ -103,7 +105,7 @@ def _load_packaged_catalog() -> Catalog:
     try:
         text = resource.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CatalogError(f"{resource}: cannot read the packaged catalog: {exc}") from exc
+        raise CatalogError(Problem(str(resource), None, "", f"cannot read the packaged catalog: {exc}")) from exc
     return _parse_catalog(text, str(resource))
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from simulator.errors import CatalogError, UnknownSystemError
+from simulator.errors import CatalogError, Problem, UnknownSystemError
 
 #: Envelope quantities every weapon entry carries (known or unknown), in display order.
 WEAPON_QUANTITIES = (
@@ -250,9 +250,9 @@ class Catalog:
                 key = _normalise_name(alias)
                 owner = self._by_alias.setdefault(key, system.id)
                 if owner != system.id:
-                    clashes.append(f"{path}: name {alias!r} of system {system.id!r} also selects system {owner!r}")
+                    clashes.append(Problem(path, None, "", f"name {alias!r} of system {system.id!r} also selects system {owner!r}"))
         if clashes:
-            raise CatalogError("\n".join(clashes) + "\n(every id and name must select one system only)")
+            raise CatalogError(clashes, note="(every id and name must select one system only)")
 
     def __repr__(self) -> str:
         return f"Catalog({len(self.systems)} systems, {len(self.sources)} sources, from {self.path})"

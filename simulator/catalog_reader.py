@@ -3,8 +3,9 @@
 :class:`_Reader` checks every entry and collects every problem with the file, line and key
 path (a figure whose source is not in ``sources:``, a nominal outside its spread or not among
 the reported values, a value that is not a number, an unknown quantity that still has a
-nominal, ...); :func:`_parse_catalog` raises :class:`~simulator.errors.CatalogError` listing
-them. :func:`simulator.catalog.load_catalog` is the way in.
+nominal, ...) as :class:`~simulator.errors.Problem` records; :func:`_parse_catalog` raises
+:class:`~simulator.errors.CatalogError` carrying them. :func:`simulator.catalog.load_catalog` is
+the way in.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from simulator.catalog_model import (
     System,
     Weapon,
 )
-from simulator.errors import CatalogError
+from simulator.errors import CatalogError, Problem
 from simulator.located_yaml import load_with_lines
 
 #: Figure qualifiers used by the reference sheet.
@@ -43,6 +44,8 @@ _UNIT_SUFFIXES = (("_m_s", "m/s"), ("_km", "km"), ("_min", "min"), ("_m", "m"))
 _ID_PATTERN = re.compile(r"[a-z0-9_]+")
 # Relative tolerance when comparing floats that should be equal (spread ends vs reported values).
 _RELATIVE_TOLERANCE = 1e-9
+# The message of a CatalogError lists at most this many problems (its ``problems`` has them all).
+_SHOWN_PROBLEMS = 50
 
 
 def _parse_catalog(text: str, label: str) -> Catalog:
@@ -51,16 +54,13 @@ def _parse_catalog(text: str, label: str) -> Catalog:
         data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"{where}: not valid YAML: {problem}") from exc
+        raise CatalogError(Problem(label, line, "", f"not valid YAML: {problem}")) from exc
     reader = _Reader(label, lines)
     catalog = reader.read(data)
     if reader.problems:
-        shown = reader.problems[:50]
-        more = len(reader.problems) - len(shown)
-        tail = [f"... and {more} more problems"] if more > 0 else []
-        raise CatalogError("\n".join(shown + tail))
+        raise CatalogError(reader.problems, shown=_SHOWN_PROBLEMS)
     return catalog
 
 
@@ -84,7 +84,10 @@ _SYSTEM_INDEX = re.compile(r"systems\[(\d+)\]")
 
 
 class _Reader:
-    """Turns the parsed YAML into model objects, collecting every problem with file:line and key path."""
+    """Turns the parsed YAML into model objects, collecting every problem with file:line and key path.
+
+    ``problems`` are :class:`~simulator.errors.Problem` records, in the order found.
+    """
 
     _SOURCE_KEYS = {"title", "publisher", "date", "address", "language", "confidence", "note", "via"}
     _SYSTEM_KEYS = {"id", "names", "nato_name", "role", "country", "related_sources", "notes",
@@ -98,18 +101,16 @@ class _Reader:
     def __init__(self, label: str, lines: dict[str, int]):
         self.label = label
         self.lines = lines
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.source_ids: set[str] = set()
         self.system_ids: dict[int, str] = {}  # index in `systems:` -> id, to name systems in messages
 
     # -- reporting helpers
     def problem(self, key_path: str, message: str) -> None:
-        line = self.lines.get(key_path)
-        where = f"{self.label}:{line}" if line is not None else self.label
         system = _SYSTEM_INDEX.match(key_path)
         if system and int(system.group(1)) in self.system_ids:
             message = f"{message} (system {self.system_ids[int(system.group(1))]!r})"
-        self.problems.append(f"{where}: {key_path}: {message}" if key_path else f"{where}: {message}")
+        self.problems.append(Problem(self.label, self.lines.get(key_path), key_path, message))
 
     def mapping(self, value: object, key_path: str, allowed: set[str]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
@@ -139,6 +140,8 @@ class _Reader:
 
     # -- top level
     def read(self, data: object) -> Catalog | None:
+        """The catalog, or None with ``problems`` said; a name that selects two systems raises
+        the :class:`~simulator.errors.CatalogError` of :class:`Catalog` (with its own problems)."""
         top = self.mapping(data, "", {"schema_version", "compiled_from", "systems", "sources"})
         if top is None:
             return None
@@ -177,11 +180,8 @@ class _Reader:
             systems[system.id] = system
         if self.problems:
             return None
-        try:
-            return Catalog(systems, sources, self.label)
-        except CatalogError as exc:
-            self.problems.append(str(exc))
-            return None
+        # a name or id that selects two systems: Catalog raises a CatalogError with those problems
+        return Catalog(systems, sources, self.label)
 
     def read_source(self, source_id: str, raw: object) -> Source | None:
         key_path = f"sources.{source_id}"

@@ -6,6 +6,7 @@ import copy
 import functools
 import json
 import math
+import pickle
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from simulator.catalog import (
     system_to_dict,
 )
 from simulator.cli import main
-from simulator.errors import CatalogError, UnknownSystemError
+from simulator.errors import AdcovError, CatalogError, Problem, ScenarioError, UnknownSystemError
 
 REFERENCE_SHEET = Path("/work/shared/reference/systems_published.yaml")
 # A byte-identical copy of /work/shared/reference/systems_published_addendum.yaml (2026-12-03), kept in
@@ -671,3 +672,115 @@ def test_cli_unknown_system_exits_2_with_suggestions(capsys):
     assert "Traceback" not in captured.err + captured.out
     assert "S-300V4" in captured.err
     assert captured.err.startswith("adcov: error: ")
+
+
+# ----------------------------------------------------------------- typed problems (like a scenario's)
+def _figures(data: dict):
+    for system in data["systems"]:
+        for weapon in system["weapons"]:
+            for name in WEAPON_QUANTITIES:
+                yield from (weapon.get(name) or {}).get("figures") or []
+
+
+def test_catalog_problems_are_records_with_file_line_and_key_path(tmp_path):
+    data = packaged_data()
+    data["schema_version"] = 2
+    data["systems"][0]["weapons"][0]["max_range_km"]["figures"][0]["source"] = "no_such_source"
+    data["systems"].append(copy.deepcopy(data["systems"][1]))
+    path = write_catalog(tmp_path, data)
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    problems = info.value.problems
+    assert all(isinstance(p, Problem) for p in problems)
+    assert [p.key_path for p in problems] == [
+        "schema_version",
+        "systems[0].weapons[0].max_range_km.figures[0].source",
+        f"systems[{len(data['systems']) - 1}].id",
+    ]
+    assert {p.file for p in problems} == {str(path)}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    schema, source, duplicate = problems
+    assert lines[schema.line - 1] == "schema_version: 2"
+    assert schema.message == "expected 1, got 2"
+    assert lines[source.line - 1].strip() == "source: no_such_source"
+    assert source.message.startswith("source 'no_such_source' is not defined under `sources:`")
+    assert source.message.endswith(f"(system {data['systems'][0]['id']!r})")
+    assert lines[duplicate.line - 1].strip() == f"- id: {data['systems'][1]['id']}"
+    assert duplicate.message.startswith(f"duplicate system id {data['systems'][1]['id']!r}")
+    assert str(info.value) == "\n".join(str(p) for p in problems)  # the message is the problems, one a line
+
+
+def test_catalog_error_carries_every_problem_but_shows_fifty(tmp_path):
+    data = packaged_data()
+    figures = list(_figures(data))[:60]
+    assert len(figures) == 60
+    for index, figure in enumerate(figures):
+        figure["source"] = f"nowhere_{index}"
+    path = write_catalog(tmp_path, data)
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    problems = info.value.problems
+    assert len(problems) == 60
+    assert all(isinstance(p, Problem) and p.file == str(path) and p.line is not None for p in problems)
+    assert all(p.key_path.endswith(".source") for p in problems)
+    message_lines = str(info.value).splitlines()
+    assert message_lines == [str(p) for p in problems[:50]] + ["... and 10 more problems"]
+
+
+def test_invalid_yaml_is_one_problem_with_its_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("schema_version: 1\nsystems: [\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.line, problem.key_path) == (str(path), 3, "")
+    assert problem.message.startswith("not valid YAML: ")
+    assert str(info.value) == str(problem)
+
+
+def test_unreadable_catalog_is_one_problem_without_a_line(tmp_path):
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    assert info.value.problems == [Problem(str(path), None, "", "cannot read the catalog: No such file or directory")]
+
+
+def test_name_clash_problems_and_closing_note(tmp_path):
+    data = packaged_data()
+    data["systems"][1]["names"].append("S-300V4")
+    path = write_catalog(tmp_path, data)
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    [problem] = info.value.problems
+    assert (problem.file, problem.line, problem.key_path) == (str(path), None, "")
+    assert problem.message == f"name 'S-300V4' of system {data['systems'][1]['id']!r} also selects system 's300v4'"
+    assert str(info.value) == f"{problem}\n(every id and name must select one system only)"
+
+
+def test_lookup_errors_carry_no_problems(catalog):
+    with pytest.raises(UnknownSystemError) as unknown:
+        catalog.get("S-300V5")
+    assert unknown.value.problems == []
+    assert str(unknown.value).startswith("unknown system 'S-300V5'")
+    with pytest.raises(CatalogError) as source:
+        catalog.source("yomiuri_2020_12_03")
+    assert source.value.problems == []
+    assert str(source.value).startswith("unknown source id 'yomiuri_2020_12_03'")
+    assert str(CatalogError("plain text")) == "plain text"
+
+
+def test_catalog_and_scenario_errors_keep_their_types():
+    for error_type in (CatalogError, ScenarioError, UnknownSystemError):
+        assert issubclass(error_type, AdcovError) and issubclass(error_type, ValueError)
+    assert issubclass(UnknownSystemError, CatalogError) and issubclass(UnknownSystemError, KeyError)
+    assert not issubclass(CatalogError, ScenarioError) and not issubclass(ScenarioError, CatalogError)
+    assert str(ScenarioError("bad")) == "<scenario>: bad"  # a scenario's plain text still names a file
+
+
+def test_catalog_error_problems_survive_copy_and_pickle():
+    error = CatalogError([Problem("c.yaml", 3, "sources", "expected a mapping")] * 3, shown=2, note="(note)")
+    for clone in (copy.deepcopy(error), pickle.loads(pickle.dumps(error))):
+        assert type(clone) is CatalogError
+        assert clone.problems == error.problems
+        assert str(clone) == str(error) == "\n".join(["c.yaml:3: sources: expected a mapping"] * 2
+                                                      + ["... and 1 more problems", "(note)"])
