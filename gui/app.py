@@ -240,36 +240,75 @@ def _wait(app, condition, timeout_s: float) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     size = _parse_size(args.size)
-    _choose_platform(bool(args.screenshot))
-    if not args.screenshot:
-        problem = check_window_platform()
-        if problem is not None:
-            print(problem, file=sys.stderr)
-            return EXIT_ERROR
-    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-    try:
-        import pyqtgraph  # noqa: F401
-        from PySide6 import QtCore, QtWidgets
-    except ImportError as exc:
-        print(f"adcov-gui: {exc.name or 'PySide6'} is not installed; {INSTALL_HINT}", file=sys.stderr)
+    problem = _window_platform_problem(bool(args.screenshot))
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return EXIT_ERROR
+    qt_modules = _import_qt()
+    if qt_modules is None:
+        return EXIT_ERROR
+    QtCore, QtWidgets = qt_modules
 
     from gui import qt_compat
 
     qt_compat.protect_none()
     from gui.main_window import MainWindow, default_scenarios
 
-    if args.scenario:
-        scenario, comparison = Path(args.scenario), (Path(args.compare) if args.compare else None)
-    else:
-        scenario, comparison = default_scenarios()
-        if args.compare:
-            comparison = Path(args.compare)
+    scenario, comparison = _scenario_paths(args, default_scenarios)
+    app = _start_application(QtCore, QtWidgets)
+    window = _create_window(MainWindow, QtCore, args, size)
+    if window is None:
+        return EXIT_ERROR
+    window.show()
+    window.open_scenario(scenario, comparison=comparison)
+    if not args.screenshot:
+        if args.as_of or args.select or args.profile_to:
+            window.session_changed.connect(lambda: _apply_late_options(window, args))
+        return app.exec()
+    return _take_screenshot(app, window, args, expect_comparison=comparison is not None)
 
+
+def _window_platform_problem(screenshot: bool) -> str | None:
+    """Choose the Qt platform; the message that stops a window from opening, if any."""
+    _choose_platform(screenshot)
+    if screenshot:
+        return None
+    return check_window_platform()
+
+
+def _import_qt():
+    """``(QtCore, QtWidgets)`` with pyqtgraph on PySide6; None, after an install hint, without them."""
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    try:
+        import pyqtgraph  # noqa: F401
+        from PySide6 import QtCore, QtWidgets
+    except ImportError as exc:
+        print(f"adcov-gui: {exc.name or 'PySide6'} is not installed; {INSTALL_HINT}", file=sys.stderr)
+        return None
+    return QtCore, QtWidgets
+
+
+def _scenario_paths(args, default_scenarios) -> tuple[Path, Path | None]:
+    """The scenario to open and the comparison, from the arguments or the bundled defaults."""
+    if args.scenario:
+        return Path(args.scenario), (Path(args.compare) if args.compare else None)
+    scenario, comparison = default_scenarios()
+    if args.compare:
+        comparison = Path(args.compare)
+    return scenario, comparison
+
+
+def _start_application(QtCore, QtWidgets):
+    """The QApplication (the running one, if any), named, with Qt's noise filtered."""
     _install_message_filter(QtCore)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0] if sys.argv else "adcov-gui"])
     app.setApplicationName("adcov-gui")
     app.setOrganizationName("adcov")
+    return app
+
+
+def _create_window(MainWindow, QtCore, args, size: tuple[int, int]):
+    """The main window with the options that need no scenario; None after a bad option."""
     # a screenshot leaves no trace in the user's recent files
     settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat) if args.screenshot else None
     window = MainWindow(settings=settings)
@@ -281,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             window.resolution_m = parse_resolution_m(args.resolution_m)
         except AdcovError as exc:
             print(f"adcov-gui: error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+            return None
     window.resize(*size)
     try:
         window.state.set(**{k: v for k, v in (
@@ -289,55 +328,35 @@ def main(argv: list[str] | None = None) -> int:
             ("layer", args.layer), ("view", args.view)) if v is not None})
     except ValueError as exc:
         print(f"adcov-gui: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    window.show()
-    window.open_scenario(scenario, comparison=comparison)
+        return None
+    return window
 
-    def apply_late_options() -> bool:
-        """Options that need the scenario loaded; False on a bad option."""
-        try:
-            late = {}
-            if args.as_of:
-                late["as_of"] = _dt.date.fromisoformat(args.as_of)
-            if args.select:
-                if args.select not in window.session.unit_ids:
-                    raise ValueError(f"--select: no unit {args.select!r}; units: {', '.join(window.session.unit_ids)}")
-                late["selected_unit"] = args.select
-            if late:
-                window.state.set(**late)
-            if args.profile_to:
-                lat, lon = (float(v) for v in args.profile_to.split(","))
-                if window.show_profile(lat, lon) is None:
-                    return False
-        except ValueError as exc:
-            print(f"adcov-gui: error: {exc}", file=sys.stderr)
-            return False
-        return True
 
-    if not args.screenshot:
-        if args.as_of or args.select or args.profile_to:
-            window.session_changed.connect(lambda: apply_late_options())
-        return app.exec()
+def _apply_late_options(window, args) -> bool:
+    """Options that need the scenario loaded; False on a bad option."""
+    try:
+        late = {}
+        if args.as_of:
+            late["as_of"] = _dt.date.fromisoformat(args.as_of)
+        if args.select:
+            if args.select not in window.session.unit_ids:
+                raise ValueError(f"--select: no unit {args.select!r}; units: {', '.join(window.session.unit_ids)}")
+            late["selected_unit"] = args.select
+        if late:
+            window.state.set(**late)
+        if args.profile_to:
+            lat, lon = (float(v) for v in args.profile_to.split(","))
+            if window.show_profile(lat, lon) is None:
+                return False
+    except ValueError as exc:
+        print(f"adcov-gui: error: {exc}", file=sys.stderr)
+        return False
+    return True
 
-    expected_comparison = comparison is not None
-    ok = _wait(
-        app,
-        lambda: window.last_error is not None or (
-            window.is_ready() and (not expected_comparison or window.session.comparison is not None)
-        ),
-        SCREENSHOT_TIMEOUT_S,
-    )
-    if window.last_error is not None:
-        exc = window.last_error
-        text = "\n".join(str(p) for p in getattr(exc, "problems", [])) or str(exc)
-        print(f"adcov-gui: error: {text}", file=sys.stderr)
-        window.close()
-        return EXIT_ERROR
-    if not ok:
-        print(f"adcov-gui: error: the scenario did not load within {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr)
-        window.close()
-        return EXIT_ERROR
-    if not apply_late_options():
+
+def _take_screenshot(app, window, args, expect_comparison: bool) -> int:
+    """``--screenshot``: wait for the scenario, apply the late options, write the PNG; the exit status."""
+    if not _wait_for_scenario(app, window, expect_comparison) or not _apply_late_options(window, args):
         window.close()
         return EXIT_ERROR
     _wait(app, lambda: not window.runner.busy, SCREENSHOT_TIMEOUT_S)
@@ -346,7 +365,31 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
     window.map.place_labels()
     app.processEvents()
-    out = Path(args.screenshot)
+    return _save_window_png(window, Path(args.screenshot))
+
+
+def _wait_for_scenario(app, window, expect_comparison: bool) -> bool:
+    """Wait until the scenario (and comparison) is loaded; False, after saying why, if it is not."""
+    ok = _wait(
+        app,
+        lambda: window.last_error is not None or (
+            window.is_ready() and (not expect_comparison or window.session.comparison is not None)
+        ),
+        SCREENSHOT_TIMEOUT_S,
+    )
+    if window.last_error is not None:
+        exc = window.last_error
+        text = "\n".join(str(p) for p in getattr(exc, "problems", [])) or str(exc)
+        print(f"adcov-gui: error: {text}", file=sys.stderr)
+        return False
+    if not ok:
+        print(f"adcov-gui: error: the scenario did not load within {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr)
+        return False
+    return True
+
+
+def _save_window_png(window, out: Path) -> int:
+    """Write the window to ``out`` as PNG and close it; the exit status."""
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     saved = window.grab().save(str(out), "PNG")

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -137,6 +138,50 @@ def _grid_of(coverage_or_grid):
     return coverage_or_grid, None
 
 
+# The steps' results below are named field for field as LineOfSightProfile's, so that
+# line_of_sight_profile assembles the profile from them by name.
+
+
+class _PathEnds(NamedTuple):
+    """The site with its antenna, and the point, each with the terrain under it."""
+
+    site_lat_deg: float
+    site_lon_deg: float
+    target_lat_deg: float
+    target_lon_deg: float
+    site_terrain_m: float
+    target_terrain_m: float
+    antenna_height_m: float
+    antenna_altitude_msl_m: float
+
+
+class _PathSamples(NamedTuple):
+    """Samples of the geodesic from the site (index 0) to the point (index -1)."""
+
+    ground_range_m: np.ndarray
+    lat_deg: np.ndarray
+    lon_deg: np.ndarray
+
+
+class _Horizon(NamedTuple):
+    """Curvature, floor, masking sample and sight line along the sampled path."""
+
+    curvature_drop_m: np.ndarray
+    earth_bulge_m: np.ndarray
+    floor_msl_m: np.ndarray
+    sight_line_msl_m: np.ndarray
+    target_floor_msl_m: float
+    masking_index: int | None
+
+
+class _TargetCell(NamedTuple):
+    """The point's analysis cell and the unit's envelope floor there."""
+
+    target_row: int | None
+    target_col: int | None
+    envelope_floor_msl_m: float | None
+
+
 def line_of_sight_profile(
     coverage_or_grid,
     unit_figures,
@@ -182,106 +227,152 @@ def line_of_sight_profile(
     the samples at least half a cell from the antenna and at least half a cell before the
     sample it masks (the same own-cell rules as :func:`simulator.line_of_sight.compute_line_of_sight`).
     """
-    from simulator.line_of_sight import OBSERVER_CELL_FRACTION, OWN_CELL_FRACTION
-
     if not (k_factor > 0 and math.isfinite(k_factor)):
         raise AdcovError(f"k_factor: expected a number > 0, got {k_factor}")
     grid, coverage = _grid_of(coverage_or_grid)
     if earth_radius_m is None:
         earth_radius_m = float(getattr(coverage, "earth_radius_m", EARTH_MEAN_RADIUS_M))
-    re_m = effective_radius_m(k_factor, earth_radius_m)
-    terrain = grid.terrain
-    site_lat, site_lon = float(unit_figures.lat_deg), float(unit_figures.lon_deg)
-    site_ground_m = float(terrain.sample_m(site_lat, site_lon))
-    target_ground_m = float(terrain.sample_m(float(lat_deg), float(lon_deg)))
-    antenna_alt_m = site_ground_m + float(unit_figures.antenna_height_m)
-
-    azimuth_deg, _, distance_m = WGS84_GEOD.inv(site_lon, site_lat, float(lon_deg), float(lat_deg))
-    distance_m = float(distance_m)
+    eff_radius_m = effective_radius_m(k_factor, earth_radius_m)
+    ends = _path_ends(grid.terrain, unit_figures, lat_deg, lon_deg)
     min_cell_m = float(min(grid.cell_size_m))
+    path = _sample_geodesic(ends, min_cell_m, n_samples)
+    terrain_m = _terrain_along(grid.terrain, path, ends)
+    horizon = _horizon(path.ground_range_m, terrain_m, ends, eff_radius_m, min_cell_m)
+    max_range_m = _max_range_m(unit_figures)
+    cell = _target_cell(grid, coverage, unit_figures.unit_id, ends.target_lat_deg, ends.target_lon_deg)
+    return LineOfSightProfile(
+        unit_id=str(unit_figures.unit_id),
+        **ends._asdict(),
+        **path._asdict(),
+        terrain_m=terrain_m,
+        **horizon._asdict(),
+        k_factor=float(k_factor),
+        effective_radius_m=eff_radius_m,
+        max_range_m=max_range_m,
+        **cell._asdict(),
+    )
+
+
+def _path_ends(terrain, unit_figures, lat_deg: float, lon_deg: float) -> _PathEnds:
+    """Site, point, the terrain under each and the antenna's altitude ``H0`` [m MSL]."""
+    site_lat_deg, site_lon_deg = float(unit_figures.lat_deg), float(unit_figures.lon_deg)
+    site_terrain_m = float(terrain.sample_m(site_lat_deg, site_lon_deg))
+    target_terrain_m = float(terrain.sample_m(float(lat_deg), float(lon_deg)))
+    antenna_height_m = float(unit_figures.antenna_height_m)
+    return _PathEnds(
+        site_lat_deg=site_lat_deg,
+        site_lon_deg=site_lon_deg,
+        target_lat_deg=float(lat_deg),
+        target_lon_deg=float(lon_deg),
+        site_terrain_m=site_terrain_m,
+        target_terrain_m=target_terrain_m,
+        antenna_height_m=antenna_height_m,
+        antenna_altitude_msl_m=site_terrain_m + antenna_height_m,
+    )
+
+
+def _sample_count(path_length_m: float, min_cell_m: float, n_samples: int | None) -> int:
+    """Samples along the path: ``n_samples``, else :data:`SAMPLES_PER_CELL` per cell."""
     if n_samples is None:
-        n_samples = int(min(max(math.ceil(distance_m / (min_cell_m / SAMPLES_PER_CELL)) + 1, 2), MAX_SAMPLES))
+        n_samples = int(min(max(math.ceil(path_length_m / (min_cell_m / SAMPLES_PER_CELL)) + 1, 2), MAX_SAMPLES))
     if int(n_samples) < 2:
         raise AdcovError(f"n_samples: expected an integer >= 2, got {n_samples}")
-    n = int(n_samples)
-    s = np.linspace(0.0, distance_m, n)
+    return int(n_samples)
+
+
+def _sample_geodesic(ends: _PathEnds, min_cell_m: float, n_samples: int | None) -> _PathSamples:
+    """Evenly spaced points of the WGS84 geodesic (Karney 2013) from the site to the point."""
+    azimuth_deg, _, path_length_m = WGS84_GEOD.inv(
+        ends.site_lon_deg, ends.site_lat_deg, ends.target_lon_deg, ends.target_lat_deg
+    )
+    path_length_m = float(path_length_m)
+    n = _sample_count(path_length_m, min_cell_m, n_samples)
+    ground_range_m = np.linspace(0.0, path_length_m, n)
     lon_s, lat_s, _ = WGS84_GEOD.fwd(
-        np.full(n, site_lon), np.full(n, site_lat), np.full(n, float(azimuth_deg)), s
+        np.full(n, ends.site_lon_deg), np.full(n, ends.site_lat_deg), np.full(n, float(azimuth_deg)), ground_range_m
     )
     lon_s = np.asarray(lon_s, dtype=float)
     lat_s = np.asarray(lat_s, dtype=float)
-    lon_s[0], lat_s[0], lon_s[-1], lat_s[-1] = site_lon, site_lat, float(lon_deg), float(lat_deg)
-    z = np.asarray(terrain.sample_m(lat_s, lon_s, outside="nan"), dtype=float)
-    z[0], z[-1] = site_ground_m, target_ground_m
+    # the ends as given, not as the forward problem rounds them
+    lon_s[0], lat_s[0] = ends.site_lon_deg, ends.site_lat_deg
+    lon_s[-1], lat_s[-1] = ends.target_lon_deg, ends.target_lat_deg
+    return _PathSamples(ground_range_m=ground_range_m, lat_deg=lat_s, lon_deg=lon_s)
 
-    drop = s * s / (2.0 * re_m)  # [1] ch. 8, [2]
-    bulge = s * (distance_m - s) / (2.0 * re_m)
+
+def _terrain_along(terrain, path: _PathSamples, ends: _PathEnds) -> np.ndarray:
+    """Terrain at every sample, bilinear (NaN off the terrain). [m MSL]"""
+    terrain_m = np.asarray(terrain.sample_m(path.lat_deg, path.lon_deg, outside="nan"), dtype=float)
+    # the ends exactly as the site and point were sampled
+    terrain_m[0], terrain_m[-1] = ends.site_terrain_m, ends.target_terrain_m
+    return terrain_m
+
+
+def _masking_slopes(ground_range_m, terrain_m, curvature_drop_m, antenna_altitude_msl_m: float, min_cell_m: float):
+    """Eq. (1)'s ``tan(theta)`` where a sample may mask (else -inf); per sample, the last that may mask it."""
+    from simulator.line_of_sight import OBSERVER_CELL_FRACTION, OWN_CELL_FRACTION
+
+    s = ground_range_m
     with np.errstate(divide="ignore", invalid="ignore"):
-        tan_theta = (z - drop - antenna_alt_m) / s  # Eq. (1)
+        tan_theta = (terrain_m - curvature_drop_m - antenna_altitude_msl_m) / s  # Eq. (1)
     own_obs_m = OBSERVER_CELL_FRACTION * min_cell_m
     own_cell_m = OWN_CELL_FRACTION * min_cell_m
     eligible = (s >= own_obs_m) & np.isfinite(tan_theta)
     tan_masking = np.where(eligible, tan_theta, -np.inf)
+    # for sample j the masking samples are those with s <= s_j - own_cell_m (-1: none)
+    last_masking = np.searchsorted(s, s - own_cell_m, side="right") - 1
+    return tan_masking, last_masking
+
+
+def _horizon(ground_range_m, terrain_m, ends: _PathEnds, eff_radius_m: float, min_cell_m: float) -> _Horizon:
+    """Curvature drop and bulge, floor (Eq. (2)), masking sample and sight line."""
+    s = ground_range_m
+    path_length_m = float(s[-1])  # linspace ends exactly on the geodesic distance
+    antenna_alt_m = ends.antenna_altitude_msl_m
+    drop = s * s / (2.0 * eff_radius_m)  # [1] ch. 8, [2]
+    bulge = s * (path_length_m - s) / (2.0 * eff_radius_m)
+    tan_masking, last_masking = _masking_slopes(s, terrain_m, drop, antenna_alt_m, min_cell_m)
     running = np.maximum.accumulate(tan_masking)
-    # for sample j the masking samples are those with s <= s_j - own_cell_m
-    last = np.searchsorted(s, s - own_cell_m, side="right") - 1
-    m = np.where(last >= 0, running[np.clip(last, 0, None)], -np.inf)
+    m = np.where(last_masking >= 0, running[np.clip(last_masking, 0, None)], -np.inf)
     with np.errstate(invalid="ignore"):
         line_floor = antenna_alt_m + s * m + drop  # Eq. (2)
     line_floor = np.where(np.isfinite(line_floor), line_floor, -np.inf)
-    floor = np.maximum(line_floor, np.where(np.isfinite(z), z, -np.inf))
+    floor = np.maximum(line_floor, np.where(np.isfinite(terrain_m), terrain_m, -np.inf))
 
     target_floor = float(floor[-1])
     masking_index: int | None = None
-    if line_floor[-1] > target_ground_m and last[-1] >= 0:
-        k = int(last[-1])
-        masking_index = int(np.argmax(tan_masking[: k + 1]))
-    if distance_m > 0:
-        tan_target = (target_floor - drop[-1] - antenna_alt_m) / distance_m
+    if line_floor[-1] > ends.target_terrain_m and last_masking[-1] >= 0:
+        masking_index = int(np.argmax(tan_masking[: int(last_masking[-1]) + 1]))
+    if path_length_m > 0:
+        tan_target = (target_floor - drop[-1] - antenna_alt_m) / path_length_m
     else:
         tan_target = 0.0
-    sight = antenna_alt_m + s * tan_target + drop
-
-    ranges_km = [unit_figures.detection_range_km or 0.0] + [w.max_range_km for w in unit_figures.weapons]
-    max_range_m = max(ranges_km) * 1000.0
-
-    row = col = None
-    envelope_floor = None
-    r_f, c_f = grid.lonlat_to_pixel(float(lon_deg), float(lat_deg))
-    r_i, c_i = round(float(r_f)), round(float(c_f))
-    if 0 <= r_i < grid.n_rows and 0 <= c_i < grid.n_cols:
-        row, col = r_i, c_i
-        env = coverage.envelopes.get(unit_figures.unit_id) if coverage is not None else None
-        if env is not None:
-            rs, cs = env.los.window
-            if rs.start <= r_i < rs.stop and cs.start <= c_i < cs.stop:
-                value = float(env.los.floor_msl_m[r_i - rs.start, c_i - cs.start])
-                envelope_floor = value if math.isfinite(value) else None
-
-    return LineOfSightProfile(
-        unit_id=str(unit_figures.unit_id),
-        site_lat_deg=site_lat,
-        site_lon_deg=site_lon,
-        target_lat_deg=float(lat_deg),
-        target_lon_deg=float(lon_deg),
-        ground_range_m=s,
-        lat_deg=lat_s,
-        lon_deg=lon_s,
-        terrain_m=z,
+    return _Horizon(
         curvature_drop_m=drop,
         earth_bulge_m=bulge,
         floor_msl_m=floor,
-        sight_line_msl_m=sight,
-        site_terrain_m=site_ground_m,
-        antenna_height_m=float(unit_figures.antenna_height_m),
-        antenna_altitude_msl_m=antenna_alt_m,
+        sight_line_msl_m=antenna_alt_m + s * tan_target + drop,
         target_floor_msl_m=target_floor,
-        target_terrain_m=target_ground_m,
         masking_index=masking_index,
-        k_factor=float(k_factor),
-        effective_radius_m=re_m,
-        max_range_m=max_range_m,
-        target_row=row,
-        target_col=col,
-        envelope_floor_msl_m=envelope_floor,
     )
+
+
+def _max_range_m(unit_figures) -> float:
+    """The unit's largest range, sensor or weapon. [m]"""
+    ranges_km = [unit_figures.detection_range_km or 0.0] + [w.max_range_km for w in unit_figures.weapons]
+    return max(ranges_km) * 1000.0
+
+
+def _target_cell(grid, coverage, unit_id, lat_deg: float, lon_deg: float) -> _TargetCell:
+    """The point's cell (None off the grid) and the unit's envelope floor there (None without one)."""
+    r_f, c_f = grid.lonlat_to_pixel(lon_deg, lat_deg)
+    row, col = round(float(r_f)), round(float(c_f))
+    if not (0 <= row < grid.n_rows and 0 <= col < grid.n_cols):
+        return _TargetCell(target_row=None, target_col=None, envelope_floor_msl_m=None)
+    env = coverage.envelopes.get(unit_id) if coverage is not None else None
+    envelope_floor = None
+    if env is not None:
+        rows, cols = env.los.window
+        if rows.start <= row < rows.stop and cols.start <= col < cols.stop:
+            value = float(env.los.floor_msl_m[row - rows.start, col - cols.start])
+            envelope_floor = value if math.isfinite(value) else None
+    return _TargetCell(target_row=row, target_col=col, envelope_floor_msl_m=envelope_floor)

@@ -20,7 +20,7 @@ from simulator.geometry import (
     AnalysisGrid,
     effective_radius_m,
 )
-from simulator.profile import line_of_sight_profile
+from simulator.profile import SAMPLES_PER_CELL, line_of_sight_profile
 from simulator.scenario import bundled_scenario, load_scenario
 from simulator.terrain import Terrain
 from simulator.visibility import smooth_sphere_floor_msl
@@ -192,3 +192,28 @@ def test_bad_input_is_reported():
         line_of_sight_profile(grid, unit, K, lat0, lon0 + 0.01, n_samples=1)
     with pytest.raises(OutsideTerrainError):
         line_of_sight_profile(grid, unit, K, lat0 + 1.0, lon0)
+
+
+def test_default_sampling_exact_ends_and_a_zero_length_path():
+    """By default 8 samples per cell; the path's ends are the site and the point exactly, with
+    the terrain sampled there; a point on the site itself gives a flat, unmasked profile."""
+    grid, terrain = utm_grid(np.full((41, 41), 100.0, np.float32))
+    lon0, lat0 = lonlat_of(terrain, 500_100.0, 5_000_100.0)
+    lon1, lat1 = lonlat_of(terrain, 502_300.0, 5_001_700.0)
+    unit = figures(lat0, lon0, antenna_height_m=20.0)
+    p = line_of_sight_profile(grid, unit, K, lat1, lon1)
+    _, _, d_m = WGS84_GEOD.inv(lon0, lat0, lon1, lat1)
+    assert p.path_length_m == float(d_m)
+    assert len(p.ground_range_m) == math.ceil(d_m / (min(grid.cell_size_m) / SAMPLES_PER_CELL)) + 1
+    assert (p.lat_deg[0], p.lon_deg[0], p.lat_deg[-1], p.lon_deg[-1]) == (lat0, lon0, lat1, lon1)
+    assert (p.terrain_m[0], p.terrain_m[-1]) == (p.site_terrain_m, p.target_terrain_m) == (100.0, 100.0)
+    assert p.antenna_altitude_msl_m == 120.0
+    assert not p.masked
+    np.testing.assert_array_equal(p.floor_msl_m, p.terrain_m)
+    assert p.max_range_m == 60_000.0 and not p.beyond_range
+
+    q = line_of_sight_profile(grid, unit, K, lat0, lon0)
+    assert q.path_length_m == 0.0 and len(q.ground_range_m) == 2
+    assert not q.masked and q.target_floor_msl_m == 100.0
+    np.testing.assert_array_equal(q.sight_line_msl_m, [120.0, 120.0])
+    np.testing.assert_array_equal(q.earth_bulge_m, [0.0, 0.0])
