@@ -392,11 +392,18 @@ def _save_window_png(window, out: Path) -> int:
     """Write the window to ``out`` as PNG and close it; the exit status."""
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-    saved = window.grab().save(str(out), "PNG")
+    from gui.file_actions import png_bytes
+    from simulator.fileio import write_bytes_atomically
+
+    data = png_bytes(window.grab())
     window.close()
     window.deleteLater()
-    if not saved:
-        print(f"adcov-gui: error: cannot write {out}", file=sys.stderr)
+    try:
+        if data is None:
+            raise OSError("Qt cannot encode the PNG")
+        write_bytes_atomically(out, data)  # a failed write keeps the previous file
+    except OSError as exc:
+        print(f"adcov-gui: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     print(f"adcov-gui: wrote {out}", file=sys.stderr)
     return EXIT_OK

@@ -16,12 +16,29 @@ from pathlib import Path
 from gui import dialogs, jobs, model
 from gui.worker import Task
 from simulator.errors import AdcovError
+from simulator.fileio import write_bytes_atomically
 
 MAX_RECENT = 8
 
 
 def _file_error(path, exc: Exception) -> AdcovError:
-    return exc if isinstance(exc, AdcovError) else AdcovError(f"{path}: {exc}")
+    if isinstance(exc, AdcovError):
+        return exc
+    if isinstance(exc, OSError) and exc.strerror:  # not str(exc): it names the temporary file
+        return AdcovError(f"{path}: cannot write: {exc.strerror} (the previous file is kept)")
+    return AdcovError(f"{path}: {exc}")
+
+
+def png_bytes(pixmap) -> bytes | None:
+    """``pixmap`` encoded as PNG in memory (written atomically by the caller); None if Qt cannot."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    saved = pixmap.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data()) if saved else None
 
 
 def dropped_scenario(mime) -> str | None:
@@ -97,9 +114,13 @@ class FileActions:
             if not path:
                 return None
         w.flush()
-        pixmap = w.centralWidget().grab()
-        if not pixmap.save(str(path), "PNG"):
-            w._report("Cannot export the view", AdcovError(f"{path}: cannot write the PNG file"))
+        data = png_bytes(w.centralWidget().grab())
+        try:
+            if data is None:
+                raise AdcovError(f"{path}: cannot write the PNG file")
+            write_bytes_atomically(Path(path), data)  # a failed write keeps the previous file
+        except (AdcovError, OSError) as exc:
+            w._report("Cannot export the view", _file_error(path, exc))
             return None
         return Path(path)
 

@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 #: ``load_scenario`` (a file, every unit), ``load_scenario_as_of`` (the date rule),
 #: ``run_scenario`` (``adcov run`` as a call), ``compare_scenarios`` (``adcov compare``: named so
 #: because ``simulator.compare`` is the module), ``viewshed`` (``adcov viewshed``) and the error
-#: root ``AdcovError``.
+#: root ``AdcovError``; and each command as one call that also writes its outputs:
+#: ``run_scenario(..., out=)``, ``run_comparison``, ``run_sweep``, ``run_viewshed``.
 _FACADE = {
     "AdcovError": "simulator.errors",
     "load_scenario": "simulator.scenario",
@@ -18,7 +19,12 @@ _FACADE = {
     "run_scenario": "simulator.api",
     "RunResult": "simulator.api",
     "compare_scenarios": "simulator.api",
+    "run_comparison": "simulator.api",
+    "ComparisonRun": "simulator.api",
+    "run_sweep": "simulator.api",
+    "SweepRun": "simulator.api",
     "viewshed": "simulator.api",
+    "run_viewshed": "simulator.api",
 }
 
 __all__ = ["__version__", *_FACADE]

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 import platformdirs
 
 from simulator.errors import CacheError
+from simulator.fileio import AtomicFiles
 
 #: Bump when the kernel's output for the same inputs changes.
 KERNEL_VERSION = 2
@@ -238,21 +238,14 @@ class EnvelopeCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
+            with AtomicFiles() as files:
+                with open(files.temp_for(path), "xb") as handle:
                     payload = {**arrays, "__key__": np.array(key)}
                     # no fsync: an entry a crash leaves truncated fails its checksum and is
                     # recomputed; the rename alone keeps readers from partial files
                     np.savez(handle, __checksum__=np.array(_checksum(payload)), **payload)
-                os.replace(tmp_name, path)
-                self.evict(keep=path)
-            except BaseException:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
-                raise
+                files.commit()
+            self.evict(keep=path)
         except OSError as exc:
             raise CacheError(
                 f"cannot write the envelope cache at {self.directory}: {exc.strerror or exc}; "

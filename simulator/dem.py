@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from simulator.errors import OutsideTerrainError, TerrainError
+from simulator.fileio import write_bytes_atomically
 from simulator.terrain import (
     VOID_POLICIES,
     VOID_VALUES_M,
@@ -502,9 +502,7 @@ def _file_digest(raster: _Raster) -> str:
         value = hashlib.file_digest(handle, "sha256").hexdigest()
     try:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(value)
-        os.replace(tmp, memo_path)
+        write_bytes_atomically(memo_path, value.encode("ascii"))
     except OSError:
         pass  # the memo is an optimisation only
     with _digest_lock:

@@ -2,7 +2,8 @@
 
 Outputs named on the command line are checked by :func:`check_output_file` (one file) and
 :func:`check_output_folder` (a report folder) before anything is computed; files are written
-through a ``.adcov-tmp-*`` sibling renamed into place (:func:`write_bytes_atomically`).
+through ``.adcov-tmp-*`` siblings renamed into place, one file (:func:`write_bytes_atomically`)
+or several together, all or none (:class:`AtomicFiles`).
 
 Temporary siblings are created with ``open`` (not ``tempfile.mkstemp``, which makes them 0600),
 so an output gets the permissions any other program would give it: 0666 less the user's umask.
@@ -31,10 +32,142 @@ _DEVICE_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))
 _ORDINARY_UNDER_DEV = Path("/dev/shm")
 
 
-def temp_path_for(path) -> Path:
-    """A fresh ``.adcov-tmp-<name>.<pid>.<random>`` sibling of ``path`` (same folder, so a rename is atomic)."""
+def temp_path_for(path, tag: str = "") -> Path:
+    """A fresh ``.adcov-tmp-<stem>.<pid>.<tag><random><suffix>`` sibling of ``path``: same folder,
+    so a rename is atomic; same suffix, so a library that picks a format by it picks the same."""
     path = Path(path)
-    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    return path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}.{tag}{secrets.token_hex(4)}{path.suffix}")
+
+
+class AtomicFiles:
+    """Files written under temporary siblings and renamed into place together: all of them, or none.
+
+    The one atomic-write implementation of adcov (:func:`write_bytes_atomically` is its
+    one-file case). Nothing is visible under a final name before :meth:`commit`; an error
+    while writing, :meth:`abort`, or leaving the ``with`` block without a commit removes every
+    temporary file and every folder :meth:`make_dir` made (when empty). Failed steps raise
+    their ``OSError`` (a full disk included); callers word it for their users.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with AtomicFiles() as files:
+    ...     _ = files.write_bytes(folder / "a.txt", b"A")
+    ...     _ = files.write_bytes(folder / "b.txt", b"B")
+    ...     sorted(p.name for p in files.commit())
+    ['a.txt', 'b.txt']
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []  # (temporary, final)
+        self._made: list[Path] = []
+        self.written: list[Path] = []
+
+    def __enter__(self) -> AtomicFiles:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.abort()  # after a commit there is nothing left to remove
+
+    def temp_for(self, final) -> Path:
+        """A temporary sibling of ``final`` for the caller to write; renamed to ``final`` at the commit."""
+        final = Path(final)
+        temp = temp_path_for(final)
+        self._pending.append((temp, final))
+        return temp
+
+    def write_bytes(self, final, data, *, verify: bool = False, fsync: bool = False, check=None) -> Path:
+        """Write ``data`` (bytes or a buffer) to a new temporary sibling of ``final``; its path.
+
+        ``verify`` reads the file back and compares it with ``data``; ``fsync`` flushes it to
+        the disk; ``check(temp)``, given the complete file, may refuse it by raising (e.g. a
+        scenario that does not load back).
+        """
+        temp = self.temp_for(final)
+        with open(temp, "xb") as fh:  # "x": never write through a file someone put there
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if verify:
+            _verify_file(temp, data)
+        if check is not None:
+            check(temp)
+        return temp
+
+    def write_text(self, final, text: str, *, fsync: bool = False) -> Path:
+        """:meth:`write_bytes` of ``text`` in UTF-8, line ends as given."""
+        return self.write_bytes(final, text.encode("utf-8"), fsync=fsync)
+
+    def make_dir(self, folder) -> Path:
+        """A folder for outputs (its parent must exist); one this made is removed by :meth:`abort` when left empty."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            folder.mkdir()
+            self._made.append(folder)
+        return folder
+
+    def commit(self) -> list[Path]:
+        """Rename every file into place; the final paths.
+
+        On failure (or an interrupt) the files already renamed are put back as they were (from
+        hard-linked backups; a file system without hard links gets them removed instead),
+        every temporary file is removed, and the error is raised again.
+        """
+        several = len(self._pending) > 1  # one rename is atomic by itself: no backup needed
+        done: list[tuple[Path, Path | None]] = []
+        backup = None
+        try:
+            for temp, final in self._pending:
+                backup = _hard_link_backup(final) if several else None
+                os.replace(temp, final)
+                done.append((final, backup))
+                backup = None
+        except BaseException:
+            for final, done_backup in reversed(done):
+                with contextlib.suppress(OSError):
+                    if done_backup is None:
+                        os.unlink(final)
+                    else:
+                        os.replace(done_backup, final)
+            _remove_backups([*done, (None, backup)])  # the failed file's own backup too
+            self.abort()
+            raise
+        _remove_backups(done)
+        self._pending = []
+        self._made = []  # committed folders stay
+        self.written = [final for final, _ in done]
+        return self.written
+
+    def abort(self) -> None:
+        """Remove every temporary file not yet renamed, and the folders made for them when empty."""
+        for temp, _final in self._pending:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        self._pending = []
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        self._made = []
+
+
+def _hard_link_backup(final: Path) -> Path | None:
+    """A hard link to the file at ``final``, kept until a multi-file commit succeeded; None when
+    there is no file (or the file system has no hard links: no way back for this one)."""
+    if not os.path.lexists(final):
+        return None
+    backup = temp_path_for(final, tag="old-")
+    try:
+        os.link(final, backup, follow_symlinks=False)
+    except OSError:
+        return None
+    return backup
+
+
+def _remove_backups(done) -> None:
+    for _final, backup in done:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
 
 
 def write_bytes_atomically(path, data, *, verify: bool = False, fsync: bool = False, check=None) -> Path:
@@ -44,25 +177,12 @@ def write_bytes_atomically(path, data, *, verify: bool = False, fsync: bool = Fa
     removed and ``path`` keeps its previous content (or stays absent). ``verify`` reads the
     temporary file back and compares it with ``data`` before the rename; ``fsync`` flushes it to
     the disk first; ``check(tmp)``, given the complete temporary file's path, may refuse it by
-    raising (e.g. a scenario that does not load back), with the same outcome.
+    raising (e.g. a scenario that does not load back), with the same outcome. The one-file case
+    of :class:`AtomicFiles`.
     """
-    path = Path(path)
-    tmp = temp_path_for(path)
-    try:
-        with open(tmp, "xb") as fh:  # "x": never write through a file someone put there
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        if verify:
-            _verify_file(tmp, data)
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return path
+    with AtomicFiles() as files:
+        files.write_bytes(path, data, verify=verify, fsync=fsync, check=check)
+        return files.commit()[0]
 
 
 def _verify_file(path: Path, data, chunk: int = 1 << 22) -> None:

@@ -12,12 +12,13 @@ thread while the other imports them and loads the kernels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from simulator.errors import AdcovError, ArgumentError, OutputError
 from simulator.geometry import K_FACTOR_MAX, K_FACTOR_MIN
 
-__all__ = ["BEYOND_RANGE", "DEFAULT_K_FACTOR", "HIDDEN", "UNLIMITED_RANGE_M", "VISIBLE", "check_options", "viewshed",
-           "write_rasters_together"]
+__all__ = ["BEYOND_RANGE", "DEFAULT_K_FACTOR", "HIDDEN", "UNLIMITED_RANGE_M", "VISIBLE", "ViewshedRun", "check_options",
+           "run_viewshed", "viewshed", "warm_up", "write_rasters_together"]
 
 from simulator.constants import BEYOND_RANGE, DEFAULT_K_FACTOR, HIDDEN, VISIBLE
 
@@ -82,17 +83,16 @@ def write_rasters_together(rasters, transform, crs) -> None:
     files stay).
 
     Each goes to a ``.adcov-tmp-*`` sibling of ``path`` first (GDAL encodes without the GIL:
-    side by side); only when every one is complete are they renamed into place.
+    side by side); only when every one is complete are they renamed into place together
+    (:class:`simulator.fileio.AtomicFiles`).
     """
-    import contextlib
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from simulator.fileio import temp_path_for
+    from simulator.fileio import AtomicFiles
     from simulator.terrain import write_geotiff
 
-    temps = [temp_path_for(path) for _, _, path, _, _ in rasters]
-    try:
+    with AtomicFiles() as files:
+        temps = [files.temp_for(path) for _, _, path, _, _ in rasters]
         with ThreadPoolExecutor(max_workers=len(rasters)) as pool:
             writes = [pool.submit(write_geotiff, tmp, array, transform, crs, nodata=nodata)
                       for tmp, (_, _, _, array, nodata) in zip(temps, rasters, strict=True)]
@@ -101,12 +101,78 @@ def write_rasters_together(rasters, transform, crs) -> None:
                 write.result()
             except AdcovError as exc:  # its message names the temporary file
                 raise OutputError(f"{option}: {str(exc).replace(str(tmp), name)} (no output was replaced)") from exc
-        for (option, name, path, _, _), tmp in zip(rasters, temps, strict=True):
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                raise OutputError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc}") from exc
-    finally:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        try:
+            files.commit()
+        except OSError as exc:  # os.replace names the temporary file: tell which output it was
+            failed = next((i for i, tmp in enumerate(temps) if str(tmp) in (exc.filename, exc.filename2)), 0)
+            option, name = rasters[failed][:2]
+            raise OutputError(f"{option}: cannot write GeoTIFF {name}: {exc.strerror or exc} (no output was replaced)") from exc
+
+
+def warm_up() -> None:
+    """Run the whole viewshed once on a tiny grid: imports numba and the simulator and loads
+    the compiled kernels from numba's cache (~0.7 s), while GDAL reads the DEM in another
+    thread (GDAL releases the GIL).
+    """
+    import numpy as np
+    from affine import Affine
+
+    from simulator.terrain import Terrain
+
+    try:
+        tiny = Terrain.from_array(np.zeros((8, 8), dtype=np.float32), Affine(90.0, 0, 500_000.0, 0, -90.0, 5_000_000.0), "EPSG:32633")
+        viewshed(tiny, 45.15024, 15.00458, 10.0, 0.0)  # the centre of the tiny grid
+    except Exception:  # noqa: BLE001, S110 - only a head start: the real run reports any problem itself
+        pass
+
+
+@dataclass(frozen=True)
+class ViewshedRun:
+    """What :func:`run_viewshed` wrote: the visibility and floor arrays and their grid."""
+
+    visible: object  # uint8: VISIBLE, HIDDEN, BEYOND_RANGE
+    floor_msl_m: object  # float32, NaN beyond range
+    grid: object
+
+    @property
+    def visible_cells(self) -> int:
+        import numpy as np
+
+        return int(np.count_nonzero(self.visible == VISIBLE))
+
+    @property
+    def cells_in_range(self) -> int:
+        import numpy as np
+
+        return int(np.count_nonzero(self.visible != BEYOND_RANGE))
+
+
+def run_viewshed(dem, lat_deg, lon_deg, observer_height_m, target_height_m=0.0, *, out, floor_out=None, target_ref="agl",
+                 max_range_km=None, k_factor=DEFAULT_K_FACTOR, resolution_m=None) -> ViewshedRun:
+    """``adcov viewshed`` as one call: check the options and the outputs (neither may be the DEM
+    or one of a VRT's tiles; symlinks are followed), read the DEM, compute, and write the
+    visibility GeoTIFF ``out`` (and the floor ``floor_out``): both, or neither."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulator.dem import open_dem
+    from simulator.fileio import check_distinct_outputs, check_output_file
+    from simulator.terrain_safety import terrain_source_files
+
+    check_options(lat_deg, lon_deg, observer_height_m, target_height_m, target_ref, max_range_km, k_factor)
+    inputs = [dem, *terrain_source_files(dem)[1:]]  # a VRT's tiles are inputs too
+    out_path = check_output_file(out, "--out", inputs=inputs)
+    floor_path = check_output_file(floor_out, "--floor-out", inputs=inputs) if floor_out is not None else None
+    check_distinct_outputs(("--out", out_path), ("--floor-out", floor_path))
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        terrain_read = reader.submit(open_dem, dem)  # metadata only: the rays read the window they need
+        warm_up()
+        terrain = terrain_read.result()  # re-raises a TerrainError
+    visible, floor, grid = viewshed(
+        terrain, lat_deg, lon_deg, observer_height_m, target_height_m,
+        target_ref=target_ref, max_range_km=max_range_km, k_factor=k_factor, resolution_m=resolution_m, with_grid=True,
+    )
+    rasters = [("--out", str(out), out_path, visible, BEYOND_RANGE)]
+    if floor_path is not None:
+        rasters.append(("--floor-out", str(floor_out), floor_path, floor, float("nan")))
+    write_rasters_together(rasters, grid.transform, terrain.crs)
+    return ViewshedRun(visible, floor, grid)

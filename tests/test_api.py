@@ -84,3 +84,39 @@ def test_errors_are_typed_by_what_went_wrong(tmp_path):
     for error in (ArgumentError, OutputError):
         assert issubclass(error, AdcovError)
     assert issubclass(ArgumentError, ValueError) and not issubclass(OutputError, OSError)
+
+
+def test_each_command_is_one_library_call_writing_what_the_command_writes(dated, tmp_path, monkeypatch, capsys):
+    """run_scenario(out=), run_comparison, run_sweep and run_viewshed write the files the commands write."""
+    monkeypatch.setenv("ADCOV_CACHE_DIR", str(tmp_path / "cache"))
+    path = str(dated["path"])
+    # adcov run --out
+    assert main(["run", path, "--altitudes-m", "1000", "--json", "--out", str(tmp_path / "cli-run")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    result = simulator.run_scenario(path, altitudes_m=(1000.0,), out=tmp_path / "api-run")
+    assert [p.name for p in result.report_files] == [p.rsplit("/", 1)[-1] for p in printed["report_files"]]
+    assert (tmp_path / "api-run" / "summary.csv").read_bytes() == (tmp_path / "cli-run" / "summary.csv").read_bytes()
+    # adcov compare --vs-as-of --json
+    assert main(["compare", path, "--vs-as-of", "2022-01-01", "--altitudes-m", "1000", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    run = simulator.run_comparison(path, vs_as_of="2022-01-01", altitudes_m=(1000.0,))
+    assert json.loads(json.dumps(run.comparison.to_dict())) == printed and run.band is None and run.report_files == ()
+    assert run.comparison.withdrawn_units == ["early"] and list(run.variant.unit_ids) == ["late"]
+    with pytest.raises(AdcovError, match="no variant"):
+        simulator.run_comparison(path)
+    # adcov sweep
+    assert main(["sweep", path, "--as-of", "2021-03-01", "--altitudes-m", "1000", "--out", str(tmp_path / "cli.csv")]) == 0
+    capsys.readouterr()
+    sweep = simulator.run_sweep(path, as_of="2021-03-01", altitudes_m=(1000.0,), out=tmp_path / "api.csv")
+    assert not sweep.is_ensemble and tmp_path / "api.csv" in sweep.written
+    assert (tmp_path / "api.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
+    with pytest.raises(AdcovError, match="should name a .csv"):
+        simulator.run_sweep(path, out=tmp_path / "table.txt")
+    # adcov viewshed
+    where = [str(dated["dem"]), "--lat", str(dated["lat"]), "--lon", str(dated["lon"]), "--observer-height-m", "20",
+             "--max-range-km", "5"]
+    assert main(["viewshed", *where, "--out", str(tmp_path / "cli.tif")]) == 0
+    printed = capsys.readouterr().out
+    shed = simulator.run_viewshed(dated["dem"], dated["lat"], dated["lon"], 20.0, max_range_km=5.0, out=tmp_path / "api.tif")
+    assert f"{shed.visible_cells:,} of the {shed.cells_in_range:,} cells in range visible" in printed
+    assert (tmp_path / "api.tif").read_bytes() == (tmp_path / "cli.tif").read_bytes()

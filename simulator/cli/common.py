@@ -105,11 +105,13 @@ def parse_scheduler(text: str | None):
     raise ArgumentError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
 
 
-def with_resolution(scenario, args):
-    """The scenario with ``--resolution-m`` applied (unchanged without the option)."""
-    import dataclasses
+def parse_date(text: str | None, option: str):
+    """A date option (``--as-of``): None when not given, else the date (ArgumentError naming the option)."""
+    import datetime as dt
 
-    resolution = parse_resolution_m(getattr(args, "resolution_m", None))
-    if resolution is None or scenario is None or not hasattr(scenario, "resolution_m"):
-        return scenario
-    return dataclasses.replace(scenario, resolution_m=resolution)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ArgumentError(f"{option}: {text!r} is not a date; expected YYYY-MM-DD") from None

@@ -11,23 +11,22 @@ import argparse
 import json
 import sys
 
+from simulator.api import DEFAULT_BASELINE, DEFAULT_VARIANT, run_comparison
 from simulator.cli.common import (
     add_cache_options,
     add_grid_options,
     cache_from_args,
     parse_altitudes_m,
     parse_choices,
+    parse_date,
+    parse_resolution_m,
     parse_scheduler,
     progress_bar,
-    with_resolution,
 )
-from simulator.cli.run import check_report_out, load_for_run, print_assumptions
+from simulator.cli.run import print_assumptions
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
 from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
-
-DEFAULT_BASELINE = "kurils-2020"
-DEFAULT_VARIANT = "kurils-2023"
 
 EPILOG = """\
 examples:
@@ -76,97 +75,31 @@ def _unit_ids(text: str) -> list[str]:
     return ids
 
 
-def load_pair(args: argparse.Namespace):
-    """``(baseline Scenario, variant Scenario or list of ids to withdraw)`` from the arguments.
-
-    Dates: a file's own ``as_of`` applies unless ``--as-of``/``--vs-as-of`` says otherwise
-    (as in ``adcov run``).
-    """
-    from simulator.scenario import bundled_scenario
-
-    withdraw = _unit_ids(args.withdraw) if args.withdraw is not None else None
-    if args.baseline is None:
-        baseline_path = str(bundled_scenario(DEFAULT_BASELINE))
-        variant_path = None if (withdraw or args.vs_as_of) else str(bundled_scenario(DEFAULT_VARIANT))
-    else:
-        baseline_path, variant_path = args.baseline, args.variant
-        if variant_path is None and not (withdraw or args.vs_as_of):
-            raise AdcovError(
-                f"compare {baseline_path}: no variant; give a VARIANT scenario, --withdraw ID[,ID] or --vs-as-of DATE "
-                f"(or no scenario at all to compare the bundled {DEFAULT_BASELINE} and {DEFAULT_VARIANT})"
-            )
-    if withdraw and variant_path is not None:
-        raise AdcovError("--withdraw takes units out of BASELINE: give either a VARIANT scenario or --withdraw, not both")
-    baseline = load_for_run(baseline_path, args.as_of)
-    if variant_path is not None:
-        variant = _load_as_of(variant_path, args.vs_as_of)
-    elif args.vs_as_of:
-        variant = _load_as_of(baseline_path, args.vs_as_of)
-    else:
-        variant = None
-    if withdraw:
-        if variant is None:
-            baseline.with_units_withdrawn(withdraw)  # unknown ids: the message lists the valid ones
-            return baseline, withdraw
-        variant = variant.with_units_withdrawn(withdraw)
-    return baseline, variant
-
-
-def _load_as_of(path: str, day: str | None):
-    from simulator.cli.run import parse_date
-    from simulator.scenario import load_scenario
-
-    if day is None:
-        return load_for_run(path, None)
-    return load_scenario(path).active_as_of(parse_date(day, "--vs-as-of"))
-
-
 def run_compare(args: argparse.Namespace) -> int:
-    from simulator.compare import compare, compare_range_band
+    options = dict(
+        withdraw=_unit_ids(args.withdraw) if args.withdraw is not None else None,
+        as_of=parse_date(args.as_of, "--as-of"), vs_as_of=parse_date(args.vs_as_of, "--vs-as-of"),
+        range_mode=args.range_mode, altitudes_m=parse_altitudes_m(args.altitudes_m), altitude_ref=args.altitude_ref,
+        layers=parse_choices(args.layers, LAYERS, "--layers"), resolution_m=parse_resolution_m(args.resolution_m),
+        cache=cache_from_args(args), scheduler=parse_scheduler(args.scheduler), out=args.out,
+    )
 
-    altitudes = parse_altitudes_m(args.altitudes_m)
-    layers = parse_choices(args.layers, LAYERS, "--layers")
-    writer = export_writer() if args.out is not None else None  # fail before computing
-    if writer is not None:
-        check_report_out(args.out, [args.baseline, args.variant])
-    scheduler = parse_scheduler(args.scheduler)
-    baseline, variant = load_pair(args)
-    baseline = with_resolution(baseline, args)
-    variant = with_resolution(variant, args)
-    options = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args))
-    with progress_bar(not args.json) as progress:
-        if args.range_mode == "band":
-            band, comparisons = compare_range_band(baseline, variant, **options)
-            comparison = comparisons["nominal"]
-        else:
-            band = None
-            comparison = compare(baseline, variant, range_mode=args.range_mode, progress=progress, scheduler=scheduler, **options)
-    if writer is not None:
-        if args.json or not sys.stderr.isatty():
+    def before_report(comparison) -> None:
+        if args.json or not sys.stderr.isatty():  # a terminal shows the progress bar instead
             print(f"adcov compare: writing the report to {args.out} "
                   f"({len(comparison.layers) * len(comparison.altitudes_m)} maps)…", file=sys.stderr, flush=True)
-        with progress_bar(not args.json) as progress:
-            writer(comparison, args.out, progress=progress)
+
+    with progress_bar(not args.json) as progress:
+        run = run_comparison(args.baseline, args.variant, progress=progress, before_report=before_report, **options)
     if args.json:
-        json.dump(band if band is not None else comparison.to_dict(), sys.stdout, indent=2)
+        json.dump(run.band if run.band is not None else run.comparison.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         dated = (args.as_of is not None, args.vs_as_of is not None)
-        print_comparison(comparison, baseline, variant, args.range_mode, band, dated=dated)
-        if writer is not None:
+        print_comparison(run.comparison, run.baseline, run.variant, args.range_mode, run.band, dated=dated)
+        if args.out is not None:
             print(f"report written to {args.out}")
     return 0
-
-
-def export_writer():
-    """``simulator.export.write_comparison_report`` (AdcovError if that module is not there)."""
-    try:
-        from simulator.export import write_comparison_report
-    except ImportError as exc:
-        if isinstance(exc, ModuleNotFoundError) and exc.name not in ("simulator.export", None):
-            raise  # a dependency of the export module is missing: a real bug, keep the traceback
-        raise AdcovError("export module not available") from None
-    return write_comparison_report
 
 
 # --------------------------------------------------------------------------- tables

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 
@@ -14,12 +13,12 @@ from simulator.cli.common import (
     cache_from_args,
     parse_altitudes_m,
     parse_choices,
+    parse_date,
+    parse_resolution_m,
     parse_scheduler,
     progress_bar,
-    with_resolution,
 )
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
-from simulator.errors import AdcovError
 from simulator.figures import RANGE_MODES
 
 
@@ -38,40 +37,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def parse_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise AdcovError(f"{option}: {text!r} is not a date; expected YYYY-MM-DD") from None
-
-
-def load_for_run(path: str, as_of: str | None):
-    """The scenario with the units active on ``--as-of`` (else on the file's own date): the
-    date rule of :func:`simulator.api.load_scenario_as_of`, with the option's name in errors."""
-    from simulator.api import load_scenario_as_of
-
-    return load_scenario_as_of(path, parse_date(as_of, "--as-of") if as_of else None)
-
-
 def run(args: argparse.Namespace) -> int:
-    altitudes = parse_altitudes_m(args.altitudes_m)
-    layers = parse_choices(args.layers, LAYERS, "--layers")
-    scheduler = parse_scheduler(args.scheduler)
-    if args.out is not None:  # before computing; '' is refused, not ignored
-        check_report_out(args.out, [args.scenario])
-    scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
-    if not scenario.units:
-        raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to compute")
+    options = dict(
+        as_of=parse_date(args.as_of, "--as-of"), range_mode=args.range_mode,
+        altitudes_m=parse_altitudes_m(args.altitudes_m), altitude_ref=args.altitude_ref,
+        layers=parse_choices(args.layers, LAYERS, "--layers"), resolution_m=parse_resolution_m(args.resolution_m),
+        cache=cache_from_args(args), scheduler=parse_scheduler(args.scheduler), out=args.out,
+    )
     with progress_bar(not args.json) as progress:
-        run_result = run_scenario(scenario, range_mode=args.range_mode, altitudes_m=altitudes, altitude_ref=args.altitude_ref,
-                                  layers=layers, cache=cache_from_args(args), scheduler=scheduler, progress=progress,
-                                  scenario_file=str(args.scenario))
-    coverage, result = run_result.coverage, run_result.summary
-    written = []
-    if args.out is not None:
-        from simulator.export import write_run_report
-
-        written = write_run_report(coverage, result, args.out, altitudes_m=altitudes, layers=layers, altitude_ref=args.altitude_ref)
+        run_result = run_scenario(args.scenario, progress=progress, **options)
+    result, written = run_result.summary, run_result.report_files
     if args.json:
         if args.out is not None:
             result = {**result, "report_files": [str(p) for p in written]}
@@ -84,21 +59,6 @@ def run(args: argparse.Namespace) -> int:
             for path in written:
                 print(f"  {path}")
     return 0
-
-
-def check_report_out(out, inputs) -> None:
-    """Refuse an unusable report folder (``--out DIR``) before anything is computed."""
-    from simulator.fileio import check_output_folder
-
-    check_output_folder(out, "--out", inputs=inputs)
-    try:
-        from simulator.export import check_report_folder
-    except ImportError:  # no export module: the writer says so when it is looked up
-        return
-    try:
-        check_report_folder(out)
-    except AdcovError as exc:
-        raise AdcovError(f"--out: {exc}") from None
 
 
 def print_summary(result: dict) -> None:

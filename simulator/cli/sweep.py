@@ -21,24 +21,23 @@ Every output is written atomically; Ctrl-C stops cleanly and leaves no output.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from simulator import sweep
+from simulator import api
 from simulator.cli.common import (
     add_cache_options,
     add_grid_options,
     cache_from_args,
     parse_altitudes_m,
     parse_choices,
+    parse_date,
+    parse_resolution_m,
+    parse_scheduler,
     progress_bar,
-    with_resolution,
 )
-from simulator.cli.run import load_for_run
 from simulator.coverage import ALTITUDE_REFS, DEFAULT_ALTITUDES_M, LAYERS
-from simulator.errors import AdcovError
+from simulator.errors import ArgumentError
 from simulator.figures import RANGE_MODES
-from simulator.fileio import check_output_file
-from simulator.sweep.writers import check_companion_folder, csv_text, write_sweep_outputs
+from simulator.sweep.writers import csv_text
 
 __all__ = ["csv_text", "register", "run_sweep"]  # csv_text: the writer's CSV format, for callers of this module
 
@@ -51,7 +50,7 @@ examples:
   adcov sweep kurils.yaml --positions 200 --scheduler local --out mc.csv
 """
 
-DEFAULT_MAX_WITHDRAWN = 2
+DEFAULT_MAX_WITHDRAWN = api.DEFAULT_MAX_WITHDRAWN
 
 
 def register(subparsers) -> None:
@@ -90,7 +89,7 @@ def register(subparsers) -> None:
 def _ids(text: str, option: str) -> list[str]:
     ids = [t.strip() for t in text.split(",") if t.strip()]
     if not ids:
-        raise AdcovError(f"{option}: expected one or more unit ids, comma-separated")
+        raise ArgumentError(f"{option}: expected one or more unit ids, comma-separated")
     return ids
 
 
@@ -102,74 +101,33 @@ def _levels(text: str) -> list[float]:
         try:
             value = float(item)
         except ValueError:
-            raise AdcovError(f"--levels: {item!r} is not a number; expected probabilities in (0, 1], e.g. 0.1,0.5,0.9") from None
+            raise ArgumentError(f"--levels: {item!r} is not a number; expected probabilities in (0, 1], e.g. 0.1,0.5,0.9") from None
         if not 0.0 < value <= 1.0:
-            raise AdcovError(f"--levels: {item} is outside (0, 1]")
+            raise ArgumentError(f"--levels: {item} is outside (0, 1]")
         levels.append(value)
     if not levels:
-        raise AdcovError("--levels: expected at least one probability in (0, 1]")
+        raise ArgumentError("--levels: expected at least one probability in (0, 1]")
     return levels
 
 
-def _scheduler(text: str | None):
-    if text is None:
-        return None
-    if text == "local" or text.startswith(("tcp://", "tls://")):
-        return text
-    raise AdcovError(f"--scheduler: {text!r} is not valid; expected local, tcp://HOST:PORT or tls://HOST:PORT")
-
-
-
 def run_sweep(args: argparse.Namespace) -> int:
-    altitudes = parse_altitudes_m(args.altitudes_m)
-    layers = parse_choices(args.layers, LAYERS, "--layers")
-    levels = _levels(args.levels)
-    scheduler = _scheduler(args.scheduler)
-    if args.out and Path(args.out).suffix.lower() != ".csv":
-        raise AdcovError(f"--out: {args.out!r} should name a .csv file (other outputs are written next to it)")
-    out = check_output_file(args.out, "--out", inputs=[args.scenario])
-    check_output_file(out.with_suffix(".parquet"), "--out (its Parquet companion)", inputs=[args.scenario])
-    if args.positions is not None and args.positions < 1:
-        raise AdcovError(f"--positions: expected an integer >= 1, got {args.positions}")
-    if args.seed < 0:
-        raise AdcovError(f"--seed: expected an integer >= 0, got {args.seed}")
-    if args.max_withdrawn is not None and args.max_withdrawn < 1:
-        raise AdcovError(f"--max-withdrawn: expected an integer >= 1, got {args.max_withdrawn}")
-    if args.workers < 1:
-        raise AdcovError(f"--workers: expected an integer >= 1, got {args.workers}")
-    uncertainty = args.positions is not None or (args.range_spread and args.units is None and args.max_withdrawn is None)
-    if args.land_only and args.positions is None:
-        raise AdcovError("--land-only applies to position samples; add --positions N")
-    if uncertainty and args.max_withdrawn is not None:
-        raise AdcovError("--max-withdrawn applies to withdrawal sweeps, not to --positions")
-    if uncertainty:
-        check_companion_folder(out)
-    scenario = with_resolution(load_for_run(args.scenario, args.as_of), args)
-    if not scenario.units:
-        raise AdcovError(f"{args.scenario}: no active units{' as of ' + args.as_of if args.as_of else ''}; nothing to sweep")
-    units = _ids(args.units, "--units") if args.units is not None else None
-    modes = sweep.SPREAD_MODES if args.range_spread else (args.range_mode,)
-    common = dict(altitudes_m=altitudes, altitude_ref=args.altitude_ref, layers=layers, cache=cache_from_args(args),
-                  scheduler=scheduler, n_workers=args.workers)
+    options = dict(
+        out=args.out, as_of=parse_date(args.as_of, "--as-of"),
+        units=_ids(args.units, "--units") if args.units is not None else None, max_withdrawn=args.max_withdrawn,
+        positions=args.positions, seed=args.seed, land_only=args.land_only, cache_samples=args.cache_samples,
+        range_spread=args.range_spread, range_mode=args.range_mode, altitudes_m=parse_altitudes_m(args.altitudes_m),
+        altitude_ref=args.altitude_ref, layers=parse_choices(args.layers, LAYERS, "--layers"), levels=_levels(args.levels),
+        resolution_m=parse_resolution_m(args.resolution_m), cache=cache_from_args(args),
+        scheduler=parse_scheduler(args.scheduler), workers=args.workers,
+    )
     with progress_bar() as progress:
-        if uncertainty:
-            result = sweep.coverage_ensemble(
-                scenario, samples=args.positions or 0, seed=args.seed, units=units, land_only=args.land_only,
-                range_modes=modes, progress=progress, cache_samples=args.cache_samples, **common,
-            )
-        else:
-            result = sweep.withdrawal_sweep(
-                scenario, units=units,
-                max_withdrawn=args.max_withdrawn if (args.max_withdrawn is not None or units is not None) else DEFAULT_MAX_WITHDRAWN,
-                range_modes=modes, progress=progress, **common,
-            )
-    written, parquet = write_sweep_outputs(out, result, levels)  # all or nothing; an interrupt leaves no output
-    if uncertainty:
-        _print_uncertainty(result)
+        run = api.run_sweep(args.scenario, progress=progress, **options)
+    if run.is_ensemble:
+        _print_uncertainty(run.result)
     else:
-        _print_ranking(result, args.top)
-    print(f"Wrote {len(written)} file(s): {', '.join(str(p) for p in written)}")
-    if not parquet:
+        _print_ranking(run.result, args.top)
+    print(f"Wrote {len(run.written)} file(s): {', '.join(str(p) for p in run.written)}")
+    if not run.parquet:
         print("(Parquet skipped: pyarrow is not installed)")
     return 0
 

@@ -19,9 +19,9 @@ from simulator.one_observer import (  # noqa: F401 - the command's names, re-exp
     UNLIMITED_RANGE_M,
     VISIBLE,
     check_options,
+    run_viewshed,
     viewshed,
 )
-from simulator.one_observer import write_rasters_together as _write_together
 
 
 def register(subparsers) -> None:
@@ -49,63 +49,21 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _warm_up() -> None:
-    """Run the whole viewshed once on a tiny grid: imports numba and the simulator and loads
-    the compiled kernels from numba's cache (~0.7 s), while GDAL reads the DEM in another
-    thread (GDAL releases the GIL).
-    """
-    import numpy as np
-    from affine import Affine
-
-    from simulator.terrain import Terrain
-
-    try:
-        tiny = Terrain.from_array(np.zeros((8, 8), dtype=np.float32), Affine(90.0, 0, 500_000.0, 0, -90.0, 5_000_000.0), "EPSG:32633")
-        viewshed(tiny, 45.15024, 15.00458, 10.0, 0.0)  # the centre of the tiny grid
-    except Exception:  # noqa: BLE001, S110 - only a head start: the real run reports any problem itself
-        pass
-
-
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
     from simulator.cli.common import parse_resolution_m
-    from simulator.dem import open_dem
-    from simulator.fileio import check_distinct_outputs, check_output_file
 
-    check_options(args.lat, args.lon, args.observer_height_m, args.target_height_m, args.target_ref, args.max_range_km, args.k_factor)
-    # symlinks are followed: the rasters go where the links point
-    from simulator.terrain_safety import terrain_source_files
-
-    inputs = [args.dem, *terrain_source_files(args.dem)[1:]]  # a VRT's tiles are inputs too
-    out = check_output_file(args.out, "--out", inputs=inputs)
-    floor_out = check_output_file(args.floor_out, "--floor-out", inputs=inputs) if args.floor_out is not None else None
-    check_distinct_outputs(("--out", out), ("--floor-out", floor_out))
     resolution = args.resolution_m
     if resolution is not None and resolution != "default":
         resolution = parse_resolution_m(resolution)
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        # metadata only: the rays read the window they need
-        terrain_read = reader.submit(open_dem, args.dem)
-        _warm_up()
-        terrain = terrain_read.result()  # re-raises a TerrainError
-    visible, floor, grid = viewshed(
-        terrain, args.lat, args.lon, args.observer_height_m, args.target_height_m,
-        target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor,
-        resolution_m=resolution, with_grid=True,
+    result = run_viewshed(
+        args.dem, args.lat, args.lon, args.observer_height_m, args.target_height_m, out=args.out, floor_out=args.floor_out,
+        target_ref=args.target_ref, max_range_km=args.max_range_km, k_factor=args.k_factor, resolution_m=resolution,
     )
-    rasters = [("--out", args.out, out, visible, BEYOND_RANGE)]
-    if floor_out is not None:
-        rasters.append(("--floor-out", args.floor_out, floor_out, floor, float("nan")))
-    _write_together(rasters, grid.transform, terrain.crs)
-    import numpy as np
-
-    rows, cols = visible.shape
-    n_visible = int(np.count_nonzero(visible == 1))
-    n_range = int(np.count_nonzero(visible != BEYOND_RANGE))
+    rows, cols = result.visible.shape
     target = f"{args.target_height_m:g} m {args.target_ref.upper()}"
     print(f"wrote {args.out}: visibility of a {target} target, {rows} x {cols} cells "
-          f"(uint8: 1 visible, 0 hidden, {BEYOND_RANGE} beyond range); {n_visible:,} of the {n_range:,} cells in range visible")
-    if floor_out is not None:
+          f"(uint8: 1 visible, 0 hidden, {BEYOND_RANGE} beyond range); {result.visible_cells:,} of the "
+          f"{result.cells_in_range:,} cells in range visible")
+    if args.floor_out is not None:
         print(f"wrote {args.floor_out}: lowest visible altitude (float32, m MSL; NaN beyond range), same grid")
     return 0

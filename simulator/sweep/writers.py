@@ -14,14 +14,12 @@ Messages name the ``--out`` option, the way ``adcov sweep`` is told where to wri
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from simulator.errors import AdcovError, OutputError
-from simulator.fileio import TMP_PREFIX, check_output_folder
+from simulator.fileio import AtomicFiles, check_output_folder
 from simulator.fileio import csv_text as fileio_csv_text
 from simulator.sweep.ensemble import (
     DEFAULT_LEVELS,
@@ -78,91 +76,29 @@ def _altitude_label(altitude_m: float) -> str:
     return str(int(altitude_m)) if float(altitude_m).is_integer() else repr(float(altitude_m)).replace(".", "p")
 
 
-class AtomicOutputs:
-    """Files written under temporary names, renamed into place together at :meth:`commit`.
+class AtomicOutputs(AtomicFiles):
+    """:class:`~simulator.fileio.AtomicFiles` whose failures are ``--out`` errors (OutputError).
 
-    Until the commit nothing is visible under the final names; :meth:`abort` (or an error
-    during the commit) removes every temporary file and any file already renamed.
+    Each file is flushed to the disk before the commit (a sweep takes long to redo).
     """
 
-    def __init__(self) -> None:
-        self._pending: list[tuple[Path, Path]] = []
-        self._made: list[Path] = []
-        self.written: list[Path] = []
-
-    def make_dir(self, folder: Path) -> Path:
-        """A folder for outputs; one this made is removed again by :meth:`abort` if left empty."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            try:
-                folder.mkdir()
-            except OSError as exc:
-                raise OutputError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
-            self._made.append(folder)
-        return folder
-
-    def temp_for(self, final: Path) -> Path:
-        final = Path(final)
-        temp = final.with_name(f"{TMP_PREFIX}{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{final.suffix}")
-        self._pending.append((temp, final))
-        return temp
-
-    def write_text(self, final: Path, text: str) -> None:
-        temp = self.temp_for(final)
+    def make_dir(self, folder) -> Path:
         try:
-            with open(temp, "x", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            return super().make_dir(folder)
+        except OSError as exc:
+            raise OutputError(f"--out: cannot create the folder {folder}: {exc.strerror or exc}") from exc
+
+    def write_text(self, final, text: str, *, fsync: bool = True) -> Path:
+        try:
+            return super().write_text(final, text, fsync=fsync)
         except OSError as exc:  # a full disk: ENOSPC, EFBIG, EDQUOT
             raise OutputError(f"--out: cannot write {final}: {exc.strerror or exc} (no output was replaced)") from exc
 
     def commit(self) -> list[Path]:
-        """Rename every file into place; on failure the files already renamed are put back as they were."""
-        done: list[tuple[Path, Path | None]] = []
         try:
-            for temp, final in self._pending:
-                backup = None
-                if os.path.lexists(final):  # keep the previous file until every rename succeeded
-                    backup = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}.old-{uuid.uuid4().hex[:8]}")
-                    try:
-                        os.link(final, backup, follow_symlinks=False)
-                    except OSError:  # no hard links on this file system: no way back for this one
-                        backup = None
-                os.replace(temp, final)
-                done.append((final, backup))
-        except BaseException as exc:
-            for final, backup in reversed(done):
-                with contextlib.suppress(OSError):
-                    if backup is None:
-                        os.unlink(final)
-                    else:
-                        os.replace(backup, final)
-            for _final, backup in done:
-                if backup is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(backup)
-            self.abort()
-            if isinstance(exc, OSError):
-                raise OutputError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
-            raise
-        for _final, backup in done:
-            if backup is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(backup)
-        self._pending = []
-        self.written = [final for final, _ in done]
-        return self.written
-
-    def abort(self) -> None:
-        for temp, _final in self._pending:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        self._pending = []
-        for folder in reversed(self._made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
-        self._made = []
+            return super().commit()
+        except OSError as exc:
+            raise OutputError(f"--out: cannot put the outputs in place: {exc.strerror or exc} (the previous files are kept)") from exc
 
 
 csv_text = fileio_csv_text  # one CSV format for every table (simulator.fileio.csv_text)

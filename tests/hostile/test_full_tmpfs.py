@@ -125,4 +125,4 @@ def test_a_full_cache_disk_fails_with_the_way_out_and_keeps_the_entries(inputs, 
     errors = [line for line in again.stderr.splitlines() if line.startswith("adcov: error: ")]
     assert len(errors) == 1 and "No space left on device" in errors[0] and "--no-cache" in errors[0], again.stderr
     assert _state(small_disk) == before  # the earlier entries are intact
-    assert not [p for p in env_cache.rglob(".tmp-*")]
+    assert not [p for p in env_cache.rglob(".*") if p.name.startswith((".tmp-", ".adcov-tmp-"))]  # no temporary entry left
