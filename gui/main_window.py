@@ -1,12 +1,15 @@
 """The main window: panels bound to a :class:`~gui.state.ViewState`, composed around the map.
 
-The panels (:mod:`gui.panels`: units, query, timeline, stats, the map's title and legend, the
-View menu) each follow the state and write through it. The window composes them into its
-docks and keeps the map's overlay (drawn on a debounced redraw), the menus, the background
-work and the file actions: loading a scenario, building envelopes, recomputing an edited unit
-(:mod:`gui.edit_builds`) and rendering a publication map run in a worker thread with a
-progress bar and a cancel button (:mod:`gui.progress`); errors open a non-blocking dialog and
-leave the last good state on screen. Saving and exports are :mod:`gui.file_actions`.
+The panels (:mod:`gui.panels`: units, query, timeline, stats, the map, the profile, the File
+and View menus) each follow the state and write through it: a change of the state redraws
+whatever shows it, with no word from the window. The window composes them into its docks and
+menus and keeps what is not state: the open :class:`~gui.model.Session` (the panels read it,
+and are told when it changes under the state: a scenario or a comparison opened, an edited
+unit's envelope built), the background work and the file actions. Loading a scenario,
+building envelopes, recomputing an edited unit (:mod:`gui.edit_builds`) and rendering a
+publication map run in a worker thread with a progress bar and a cancel button
+(:mod:`gui.progress`); errors open a non-blocking dialog and leave the last good state on
+screen. Saving and exports are :mod:`gui.file_actions`.
 
 Everything drawn comes from :mod:`gui.model`, which asks the simulator. Qt-free as well (an
 import-linter contract): the bookkeeping of edits and of the shown profile
@@ -20,40 +23,44 @@ import os
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from gui import dialogs, edits, jobs, model, qt_compat
 from gui.edit_builds import EditBuilds
 from gui.file_actions import MAX_RECENT, FileActions, dropped_scenario  # noqa: F401 - MAX_RECENT re-exported
 from gui.panels import QueryPanel, StatsPanel, TimelinePanel, UnitsPanel, ViewMenu
+from gui.panels.file_menu import FileMenu
 from gui.panels.map import MapPanel
+from gui.panels.profile import HINT as PROFILE_HINT
+from gui.panels.profile import ProfilePanel
 from gui.panels.query import SLIDER_STEPS, altitude_to_slider, slider_to_altitude  # noqa: F401 - re-exported
+from gui.panels.redraw import DEBOUNCE_MS  # noqa: F401 - re-exported
 from gui.panels.stats import CURVE_DEBOUNCE_MS, AltitudeAxis  # noqa: F401 - re-exported
-from gui.profile_view import ProfileDock
 from gui.progress import ProgressIndicator
 from gui.state import ViewState
 from gui.worker import Task, TaskRunner
 from simulator.cache import EnvelopeCache
-from simulator.errors import AdcovError
 from simulator.scenario import bundled_scenario
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)  # per item where it shows
 qt_compat.protect_none()  # PySide6 6.12 on CPython 3.11 leaks references to None
 
-#: Quiet time after the last slider move before the overlay is recomputed. [ms]
-DEBOUNCE_MS = 30
 _DOCK_FEATURES = QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
 
 
 #: The panels' widgets reachable as attributes of the window too (``window.altitude_slider`` is
 #: ``window.query_panel.altitude_slider``), as before the panels: tests, tools and scripts use them.
 PANEL_WIDGETS = {
+    "map_panel": ("map", "map_title", "legend", "cursor_label", "current_overlay"),
     "units_panel": ("units", "unit_items", "details", "edit_box", "edit_lat", "edit_lon", "edit_antenna", "edit_apply",
                     "edit_reset", "edit_warning"),
     "query_panel": ("altitude_slider", "altitude_spin", "ref_msl", "ref_agl", "ref_group", "layer_combo", "view_combo",
                     "against_combo", "rings_check"),
     "timeline_panel": ("as_of_check", "as_of_label", "as_of_slider", "events_label"),
-    "stats_panel": ("stats_label", "area_plot", "area_curves", "altitude_line"),
+    "stats_panel": ("stats_label", "area_plot", "area_curves", "altitude_line", "current_stats"),
+    "file_menu": ("act_open", "recent_menu", "act_compare", "act_clear_compare", "act_save", "act_export_map",
+                  "act_export_view", "act_export_geojson", "act_export_kml"),
+    "view_menu": ("view_actions",),
 }
 
 
@@ -81,9 +88,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._close_confirmed = False
         #: edits saved, built and being built (Qt-free bookkeeping)
         self.edit_book = edits.EditBook()
-        self._loading_name: str | None = None
-        #: the shown profile (:class:`gui.edits.ProfileRequest`), drawn again when its unit changes
-        self._profile_request: edits.ProfileRequest | None = None
         self.cache = cache if cache is not None else EnvelopeCache()
         self.state = ViewState()
         self.session: model.Session | None = None
@@ -91,37 +95,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self.edit_builds = EditBuilds(self.edit_book, self.state, lambda: self.session, start=self._start, report=self._report,
                                       cache=self.cache, parent=self)
         self.edit_builds.built.connect(self._on_edit_built)
-        self.current_overlay: model.Overlay | None = None
-        self.current_stats: model.Stats | None = None
+        self.state.add_callback(self._on_state_changed)  # first: builds start before the panels redraw
         self.last_error_dialog: QtWidgets.QMessageBox | None = None
         self.last_error: BaseException | None = None
         self.show_error = dialogs.show_error  # replaceable (tests)
         self._load_task: Task | None = None
-        self._updating = False
-        self._pending_overlay = False
-        self._debounce = QtCore.QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
-        self._debounce.timeout.connect(lambda: self.refresh(now=True))
 
         self.files = FileActions(self)
         self._build_map()
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
-        self.state.add_callback(self._on_state_changed)
-        self._sync_panels()
+        self._show_session()
         self._set_enabled(False)
 
     # ================================================================== construction
     def _build_map(self) -> None:
-        self.map_panel = MapPanel(self.state, lambda: self.session)
+        self.map_panel = MapPanel(self.state, lambda: self.session, apply_edit=self.edit_unit, report=self._report)
+        self.map_panel.overlay_drawn.connect(self.overlay_updated)
         self.setCentralWidget(self.map_panel)
-        self.map, self.map_title, self.legend = self.map_panel.map, self.map_panel.map_title, self.map_panel.legend
-        self.map.cursor_moved.connect(self._on_cursor)
-        self.map.cursor_left.connect(lambda: self.cursor_label.setText(""))
-        self.map.map_clicked.connect(self._on_map_clicked)
-        self.map.unit_moved.connect(self._on_marker_moved)
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area, min_width: int) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -142,12 +134,12 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.setContentsMargins(4, 4, 4, 4)
         self.query_panel = QueryPanel(self.state, session)
         self.timeline_panel = TimelinePanel(self.state, session)
-        self.stats_panel = StatsPanel(self.state, session)
+        self.stats_panel = StatsPanel(self.state, session, report=self._report)
         layout.addWidget(self.query_panel)
         layout.addWidget(self.timeline_panel)
         layout.addWidget(self.stats_panel, 1)
         self.controls_dock = self._dock("Query and stats", "controlsDock", controls, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, 260)
-        self.profile_dock = ProfileDock(self)
+        self.profile_dock = ProfilePanel(self, self.state, session, self.map, report=self._report)
         self.profile_view = self.profile_dock.view
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.profile_dock)
         # side panels keep the full height; the profile sits under the map only
@@ -156,8 +148,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.profile_dock.hide()
 
     def _build_status_bar(self) -> None:
-        self.cursor_label = QtWidgets.QLabel()
-        self.cursor_label.setObjectName("cursorLabel")
         self.statusBar().addWidget(self.cursor_label, 1)
         self.progress_indicator = ProgressIndicator(self.runner, self.statusBar())
         self.progress, self.progress_label = self.progress_indicator.progress, self.progress_indicator.progress_label
@@ -165,41 +155,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.act_open = file_menu.addAction("&Open scenario…", lambda: self.open_scenario())
-        self.act_open.setShortcut(QtGui.QKeySequence.StandardKey.Open)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self.act_compare = file_menu.addAction("&Compare with scenario…", lambda: self.open_comparison())
-        self.act_clear_compare = file_menu.addAction("Clear comparison", self.clear_comparison)
-        file_menu.addSeparator()
-        self.act_save = file_menu.addAction("&Save scenario as…", lambda: self.save_scenario_as())
-        self.act_save.setShortcut(QtGui.QKeySequence.StandardKey.SaveAs)
-        export_menu = file_menu.addMenu("&Export")
-        self.act_export_map = export_menu.addAction("Map (PNG, with legend and assumptions)…", lambda: self.export_map_png())
-        self.act_export_view = export_menu.addAction("View as on screen (PNG)…", lambda: self.export_view_png())
-        self.act_export_geojson = export_menu.addAction("GeoJSON…", lambda: self.export_geojson())
-        self.act_export_kml = export_menu.addAction("KML…", lambda: self.export_kml())
-        export_menu.setToolTipsVisible(True)
-        file_menu.addSeparator()
-        file_menu.addAction("&Quit", self.close).setShortcut(QtGui.QKeySequence.StandardKey.Quit)
+        self.file_menu = FileMenu(self.state, self, parent=bar)
+        bar.addMenu(self.file_menu)
         view_menu = self.view_menu = ViewMenu(self.state, parent=bar)
         bar.addMenu(view_menu)
-        self.view_actions = view_menu.view_actions
         view_menu.addSeparator()
-        view_menu.addAction(self.units_dock.toggleViewAction())
-        view_menu.addAction(self.controls_dock.toggleViewAction())
-        view_menu.addAction(self.profile_dock.toggleViewAction())
+        for dock in (self.units_dock, self.controls_dock, self.profile_dock):
+            view_menu.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("About adcov", lambda: dialogs.show_about(self))
         self.files.refresh_recent_menu()
 
     def _set_enabled(self, on: bool) -> None:
+        """The docks' panels usable (a scenario is open); the File menu follows the state."""
         for w in (self.units_dock.widget(), self.controls_dock.widget()):
             w.setEnabled(on)
-        for act in (self.act_save, self.act_compare, self.act_export_view, self.act_export_map, self.act_export_geojson,
-                    self.act_export_kml):
-            act.setEnabled(on)
-        self.act_clear_compare.setEnabled(on and self.session is not None and self.session.comparison is not None)
 
     # ================================================================== loading
     def is_ready(self) -> bool:
@@ -219,45 +189,34 @@ class MainWindow(QtWidgets.QMainWindow):
         task = Task(jobs.load, path, cache=self.cache, resolution_m=self.resolution_m, label=f"opening {path.name}")
         task.signals.finished.connect(lambda result, p=path, c=comparison: self._on_loaded(p, result, c))
         task.signals.failed.connect(lambda exc: self._report("Cannot open the scenario", exc))
-        task.signals.failed.connect(lambda exc: self._loading_done())
-        task.signals.cancelled.connect(self._loading_done)
-        # the map says what it is waiting for (line of sight can take a while on fine terrain)
-        self._loading_name = path.name
-        self.map_title.setText(f"Loading {path.name}: reading the scenario…")
+        task.signals.failed.connect(lambda exc: self.map_panel.show_loading(None))
+        task.signals.cancelled.connect(lambda: self.map_panel.show_loading(None))
+        self.map_panel.show_loading(path.name)  # the map says what it is waiting for
         self._load_task = task
         self._start(task)
         return task
 
-    def _loading_done(self) -> None:
-        self._loading_name = None
-
     def _on_loaded(self, path: Path, result, comparison) -> None:
         session, rgb, coast, context = result
-        self._loading_done()
-        self.session = session
+        self.map_panel.show_loading(None)
         self.edit_book.reset()
         self._close_confirmed = False
-        self.stats_panel.forget_curves()
-        self.map.set_grid(session.coverage.grid, rgb, coast, context=context)
-        self.map.set_town_sites([(u.lat_deg, u.lon_deg) for u in session.units])
         defaults = session.default_state()
         defaults.update(scenario_path=path, comparison_path=None, difference_against="loaded")
-        self._updating = True  # no redraw before the panels are filled for the new session
-        try:
-            self.state.set(**defaults)
-        finally:
-            self._updating = False
+        # the new scenario's defaults are set while no session is shown (the panels wait when
+        # there is none): none draws a half-opened scenario; they are all shown it below
+        self.session = None
+        self.state.set(**defaults)
+        self.session = session
+        self.map_panel.show_terrain(session, rgb, coast, context)
         self.units_panel.populate()
         self.timeline_panel.setup()
         self._set_enabled(True)
         title = session.scenario.title or session.scenario.name
         self.setWindowTitle(f"adcov — {session.scenario.name}: {title}")
         self.files.add_recent(path)
-        self.profile_view.clear("Click the map to draw the line of sight from the selected unit to that point.")
-        self.map.set_profile_line()
-        self._profile_request = None
-        self._sync_panels()
-        self.refresh(now=True)
+        self.profile_dock.clear(PROFILE_HINT)
+        self._show_session()
         self.session_changed.emit()
         if comparison is not None:
             self.open_comparison(comparison)
@@ -283,20 +242,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if session is not self.session:
             return  # another scenario was opened meanwhile
         session.comparison = side
-        self.stats_panel.forget_curves("comparison")
-        self.timeline_panel.setup()
-        self.state.set(comparison_path=path, difference_against="comparison")
-        self._set_enabled(True)
-        self._sync_panels()
-        self.refresh(now=True)
+        self.timeline_panel.setup()  # its range spans the comparison's date too
+        self._comparison_changed(comparison_path=path, difference_against="comparison")
 
     def clear_comparison(self) -> None:
         if self.session is not None:
             self.session.comparison = None
-            self.state.set(comparison_path=None, difference_against="loaded")
-            self._set_enabled(True)
-            self._sync_panels()
-            self.refresh(now=True)
+            self._comparison_changed(comparison_path=None, difference_against="loaded")
+
+    def _comparison_changed(self, **fields) -> None:
+        """The state says which comparison is shown, and the panels follow it; the same one
+        opened again changes no state: then the window shows them the session."""
+        if not self.state.set(**fields):
+            self._show_session()
 
     def _start(self, task: Task) -> None:
         """Run a task in the worker thread, its progress shown."""
@@ -305,11 +263,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _watch(self, task: Task) -> None:
         self.progress_indicator.watch(task)
-        task.signals.progress.connect(self._on_progress)
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        if self._loading_name:  # the map says what it is waiting for
-            self.map_title.setText(f"Loading {self._loading_name}: {message} ({fraction:.0%})")
+        task.signals.progress.connect(self.map_panel.show_progress)
 
     def cancel_work(self) -> None:
         self.progress_indicator.cancel_work()
@@ -323,9 +277,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """Move a unit or change its antenna height; only the fields that differ from the file count."""
         self.state.set(edits=edits.edit_unit(self.session, self.state.edits, unit_id, **fields))
 
-    def _on_marker_moved(self, unit_id: str, lon: float, lat: float) -> None:
-        self.state.set(selected_unit=unit_id)
-        self.edit_unit(unit_id, lat_deg=round(lat, 5), lon_deg=round(lon, 5))
+    def _on_state_changed(self, changes) -> None:
+        if "edits" in changes and self.session is not None:
+            self.edit_builds.ensure()
 
     def _on_edit_built(self, uid: str, env) -> None:
         """Redraw with the unit's new envelope; say so when it now stands on the sea."""
@@ -333,92 +287,34 @@ class MainWindow(QtWidgets.QMainWindow):
         if text:
             self.statusBar().showMessage(text, 15000)
         self.units_panel.set_warning(text)
-        self.refresh(now=True)
+        self.refresh()
 
-    # ================================================================== state -> view
-    def _sync_panels(self) -> None:
-        """Every control from the state (panels follow it by themselves; this is for a new
-        session or comparison, which is not state)."""
-        self.query_panel.sync()
-        self.timeline_panel.sync()
-        self.view_menu.sync()
-        self.units_panel.sync()
-
-    def _on_state_changed(self, changes) -> None:
-        if self._updating or self.session is None:
-            return
-        if "edits" in changes:
-            self.edit_builds.ensure()
-        if set(changes) <= {"altitude_m", "as_of"}:
-            self._pending_overlay = True
-            self._debounce.start()
-        elif not set(changes) <= {"selected_unit"}:  # a new selection: the map panel moves the markers
-            self.refresh(now=True)
-
-    def flush(self, curves: bool = True) -> None:
-        """Run any debounced redraw now (tests, benchmarks, screenshots)."""
-        if self._debounce.isActive() or self._pending_overlay:
-            self._debounce.stop()
-            self.refresh(now=True)
-        if curves:
-            self.stats_panel.flush()
+    # ================================================================== the session -> the panels
+    def _show_session(self) -> None:
+        """Every panel from the session and the state: the session changed under the state (a
+        scenario or a comparison opened), which the state does not announce."""
+        for panel in (self.query_panel, self.timeline_panel, self.view_menu, self.units_panel, self.file_menu):
+            panel.sync()
+        self.refresh()
 
     def refresh(self, now: bool = True) -> None:
-        """Recompute the overlay, legend, markers, rings and stats from the state."""
-        self._pending_overlay = False
-        session = self.session
-        if session is None:
-            return
-        try:
-            overlay = model.overlay_for(session, self.state)
-            stats = model.stats_for(session, self.state)
-        except AdcovError as exc:
-            self._report("Cannot draw this view", exc)
-            return
-        self.current_overlay = overlay
-        self.current_stats = stats
-        self.map_panel.show_overlay(overlay, session.pending_edits(self.state))
-        self.stats_panel.show_stats(stats)
-        self._refresh_profile()
-        self.overlay_updated.emit()
+        """Redraw the overlay, legend, markers, rings, stats and profile now: the session
+        changed under the state (its panels redraw by themselves when the state changes)."""
+        self.map_panel.draw()
+        self.stats_panel.draw()
+        self.profile_dock.refresh()
+
+    def flush(self, curves: bool = True) -> None:
+        """Run any redraw waiting for its quiet time now (tests, benchmarks, screenshots)."""
+        self.map_panel.flush()
+        self.stats_panel.flush(curves)
 
     def _refresh_curves(self) -> None:
         self.stats_panel.refresh_curves()
 
-    def _refresh_profile(self) -> None:
-        """Redraw the shown profile when its unit's envelope changed (an applied edit, a drag,
-        back to the file's values), so its text and line always describe the unit as it is."""
-        request = self._profile_request
-        if request is not None and request.is_stale(self.session, self.state.edits):
-            self.show_profile(request.lat_deg, request.lon_deg, request.unit_id)
-
-    # ================================================================== map interaction
-    def _on_cursor(self, row: int, col: int) -> None:
-        if self.session is None:
-            return
-        info = model.cell_info(self.session, self.state, row, col)
-        self.cursor_label.setText(model.cell_info_text(info, self.state))
-
-    def _on_map_clicked(self, row: int, col: int, x: float, y: float) -> None:
-        if self.session is None:
-            return
-        lon, lat = self.map.map_to_lonlat(x, y)
-        self.show_profile(lat, lon)
-
     def show_profile(self, lat_deg: float, lon_deg: float, unit_id: str | None = None):
         """Line of sight from a unit (the selected one, else the first active) to a point."""
-        try:
-            found = edits.line_of_sight(self.session, self.state, lat_deg, lon_deg, unit_id)
-        except AdcovError as exc:
-            self._report("Cannot draw the profile", exc)
-            return None
-        if found is None:
-            return None
-        profile, request = found
-        self.profile_dock.show_profile(profile)
-        self.map.set_profile_line([profile.site_lon_deg, lon_deg], [profile.site_lat_deg, lat_deg])
-        self._profile_request = request
-        return profile
+        return self.profile_dock.line_of_sight(lat_deg, lon_deg, unit_id)
 
     # ================================================================== file actions (gui.file_actions)
     def save_scenario_as(self, path: str | os.PathLike | None = None):

@@ -8,6 +8,7 @@ stand-in with only what that panel reads.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from types import SimpleNamespace
@@ -212,3 +213,160 @@ def test_map_panel_follows_the_selection_and_writes_it(qtbot, kurils):
     panel.map.unit_clicked.emit("kunashir-s300v4")  # what a click on a marker emits
     assert state.selected_unit == "kunashir-s300v4"
     assert panel.map.markers["kunashir-s300v4"].pen.widthF() == 3.0
+
+
+# ------------------------------------------------------------------ panels that draw from the state by themselves
+
+
+def terrain_shown(panel: MapPanel, session) -> MapPanel:
+    """The panel showing the session's terrain, as the window shows a newly opened scenario."""
+    grid = session.coverage.grid
+    panel.show_terrain(session, model.terrain_rgb(grid.elevation_m, grid.cell_size_m), model.coastline(grid.elevation_m))
+    return panel
+
+
+@pytest.mark.slow
+def test_map_panel_redraws_the_overlay_when_the_state_changes(qtbot, kurils):
+    state = ViewState(**kurils.default_state())
+    moved = []
+    panel = terrain_shown(MapPanel(state, lambda: kurils, apply_edit=lambda uid, **fields: moved.append((uid, fields))), kurils)
+    qtbot.addWidget(panel)
+    assert not panel.map.overlay.image.any() and panel.current_overlay is None
+
+    # the state drives the map, no window asks: a view or layer change redraws at once
+    state.set(view="depth", layer="detection")
+    overlay = model.overlay_for(kurils, state)
+    np.testing.assert_array_equal(panel.map.overlay.image, overlay.index)
+    assert panel.map_title.text() == overlay.title == panel.current_overlay.title
+    assert panel.legend.text() == map_content.legend_html(kurils, state, overlay)
+    assert set(panel.map.markers) == set(kurils.unit_ids) and panel.map.rings
+    state.set(show_rings=False)
+    assert not panel.map.rings
+
+    # the altitude slider's moves wait for a quiet time, then redraw by themselves
+    before = panel.map.overlay.image.copy()
+    state.set(altitude_m=100.0)
+    expected = model.overlay_for(kurils, state).index
+    assert not np.array_equal(before, expected)
+    np.testing.assert_array_equal(panel.map.overlay.image, before)
+    qtbot.waitUntil(lambda: not panel.redraw.pending, timeout=5000)
+    np.testing.assert_array_equal(panel.map.overlay.image, expected)
+    assert "100 m" in panel.map_title.text()
+
+    # a dragged marker writes the selection, and its move through the window's callback
+    panel.map.unit_moved.emit("iturup-tor-m2", 147.6234567, 45.0412345)
+    assert state.selected_unit == "iturup-tor-m2"
+    assert moved == [("iturup-tor-m2", {"lat_deg": 45.04123, "lon_deg": 147.62346})]
+
+
+@pytest.mark.slow
+def test_stats_panel_recomputes_when_the_state_changes(qtbot, kurils):
+    state = ViewState(**kurils.default_state())
+    panel = StatsPanel(state, lambda: kurils)
+    qtbot.addWidget(panel)
+    assert panel.current_stats is None and panel.stats_label.text() == ""
+
+    # the state drives the numbers, no window asks
+    state.set(withdrawn={"kunashir-s300v4"}, layer="detection")
+    stats = model.stats_for(kurils, state)
+    assert panel.current_stats == stats and stats.current_km2 < stats.loaded_km2
+    assert f"{stats.current_km2:,.0f} km²" in panel.stats_label.text()
+    qtbot.waitUntil(lambda: "current" in panel.area_curves, timeout=5000)  # the curve, after its own quiet time
+    np.testing.assert_array_equal(panel.area_curves["current"], model.area_curve(kurils.current_coverage(state), "detection", "msl"))
+
+    # the altitude waits for the slider's quiet time; flush draws it now
+    state.set(altitude_m=3000.0)
+    assert panel.redraw.pending and panel.current_stats == stats
+    panel.flush()
+    assert panel.current_stats == model.stats_for(kurils, state) != stats
+    assert panel.altitude_line.value() == pytest.approx(math.log10(3000.0))
+
+    # a new selection alone changes no number
+    shown = panel.current_stats
+    state.set(selected_unit="iturup-tor-m2")
+    assert panel.current_stats is shown and not panel.redraw.pending
+
+
+@pytest.mark.slow
+def test_profile_panel_draws_a_click_and_follows_its_units_edits(qtbot, kurils):
+    from PySide6 import QtWidgets
+
+    from gui.panels.profile import HINT, ProfilePanel
+
+    uid, fields = "iturup-tor-m2", {"antenna_height_m": 45.0}
+    # a stand-in for the edited envelope the window would build: the file's, with the new antenna
+    env = kurils.coverage.envelopes[uid]
+    edited = dataclasses.replace(env, figures=dataclasses.replace(env.figures, **fields))
+    kept = dict(kurils.edited)
+    kurils.store_edited_envelope(uid, fields, edited)
+    try:
+        state = ViewState(**kurils.default_state())
+        state.set(selected_unit=uid)
+        window = QtWidgets.QMainWindow()
+        qtbot.addWidget(window)
+        map_panel = terrain_shown(MapPanel(state, lambda: kurils), kurils)
+        window.setCentralWidget(map_panel)
+        panel = ProfilePanel(window, state, lambda: kurils, map_panel.map)
+        window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, panel)
+
+        # a click on the map draws the line of sight from the selected unit to that point
+        lat, lon = env.figures.lat_deg + 0.05, env.figures.lon_deg + 0.05
+        map_panel.map.map_clicked.emit(0, 0, lon, lat)  # what a click there emits (map x, y: lon, lat)
+        first = panel.view.profile
+        assert first.unit_id == uid and first.antenna_height_m == env.figures.antenna_height_m
+        assert panel.request.figures == env.figures
+        line = map_panel.map.profile_line.getData()
+        assert line[0][0] == pytest.approx(first.site_lon_deg) and line[0][1] == pytest.approx(lon, abs=1e-6)
+
+        # the state drives it: the unit edited (its envelope built) ...
+        state.set_edit(uid, **fields)
+        assert panel.view.profile is not first and panel.view.profile.antenna_height_m == 45.0
+        assert panel.request.figures == edited.figures
+        # ... and back to the file's values
+        state.clear_edit(uid)
+        assert panel.view.profile.antenna_height_m == env.figures.antenna_height_m
+        # other changes leave it alone
+        shown = panel.view.profile
+        state.set(altitude_m=3000.0, layer="detection", selected_unit="kunashir-s300v4")
+        assert panel.view.profile is shown
+
+        panel.clear()  # a newly opened scenario
+        assert panel.view.profile is None and panel.view.title.text() == HINT and panel.request is None
+    finally:
+        kurils.edited.clear()
+        kurils.edited.update(kept)
+
+
+def test_file_menu_follows_the_state_and_calls_the_window(qtbot):
+    from PySide6 import QtGui
+
+    from gui.panels.file_menu import FileMenu
+
+    calls = []
+    names = ("open_scenario", "open_comparison", "clear_comparison", "save_scenario_as", "export_map_png",
+             "export_view_png", "export_geojson", "export_kml", "close")
+    commands = SimpleNamespace(**{name: (lambda name=name: calls.append(name)) for name in names})
+    state = ViewState()
+    menu = FileMenu(state, commands)
+    qtbot.addWidget(menu)
+    needs_scenario = menu.scenario_actions()
+    assert menu.act_open.isEnabled() and menu.recent_menu.isEnabled()
+    assert not any(act.isEnabled() for act in needs_scenario) and not menu.act_clear_compare.isEnabled()
+    assert menu.act_open.shortcut() == QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Open)
+    assert menu.act_save.shortcut() == QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.SaveAs)
+
+    # the state drives the actions: a scenario open, then a comparison, then none
+    state.set(scenario_path="kurils-2020.yaml")
+    assert all(act.isEnabled() for act in needs_scenario) and not menu.act_clear_compare.isEnabled()
+    state.set(comparison_path="kurils-2023.yaml")
+    assert menu.act_clear_compare.isEnabled()
+    state.set(comparison_path=None)
+    assert not menu.act_clear_compare.isEnabled()
+
+    # each action calls the window's method of its name
+    for act in (menu.act_open, menu.act_compare, menu.act_save, menu.act_export_map, menu.act_export_view,
+                menu.act_export_geojson, menu.act_export_kml):
+        act.trigger()
+    menu.actions()[-1].trigger()  # Quit
+    assert calls == ["open_scenario", "open_comparison", "save_scenario_as", "export_map_png", "export_view_png",
+                     "export_geojson", "export_kml", "close"]

@@ -1,10 +1,13 @@
 """The stats panel: covered areas for the current settings, and covered area against target
 altitude (current units, the scenario as loaded, the comparison scenario).
 
-Its numbers are computed with the overlay, on the window's debounced redraw
-(:meth:`show_stats`); the curve, 31 altitudes, waits for its own quiet time
-(:data:`CURVE_DEBOUNCE_MS`) and reads the state's layer, altitude reference and units. It
-writes nothing: the exports it describes are menu actions of the window.
+It follows the state by itself: its numbers are computed again after a change, as the
+map's overlay (:class:`~gui.panels.redraw.Redraw`: at once, or after a quiet time while the
+altitude slider or the day moves; not for a new selection); the curve, 31 altitudes, waits
+for its own quiet time (:data:`CURVE_DEBOUNCE_MS`) and reads the state's layer, altitude
+reference and units. The curves of the scenario as loaded and of the comparison are
+remembered for the session and comparison they were computed for. It writes nothing: the
+exports it describes are menu actions of the window.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from gui import model
+from gui.panels.redraw import Redraw
 from gui.state import ViewState
+from simulator.errors import AdcovError
 
 #: Quiet time before the area-vs-altitude curve is recomputed. [ms]
 CURVE_DEBOUNCE_MS = 150
@@ -37,13 +42,22 @@ class AltitudeAxis(pg.AxisItem):
         return out
 
 
-class StatsPanel(QtWidgets.QGroupBox):
-    """Stats text and the area-vs-altitude chart of the open session (``session()``)."""
+def _raise(title: str, exc: BaseException) -> None:
+    raise exc
 
-    def __init__(self, state: ViewState, session: Callable[[], model.Session | None], parent=None):
+
+class StatsPanel(QtWidgets.QGroupBox):
+    """Stats text and the area-vs-altitude chart of the open session (``session()``);
+    ``report(title, exc)`` shows an error (default: raise it)."""
+
+    def __init__(self, state: ViewState, session: Callable[[], model.Session | None], *,
+                 report: Callable[[str, BaseException], None] | None = None, parent=None):
         super().__init__("Stats", parent)
         self.state = state
         self._session = session
+        self._report = report or _raise
+        #: the stats on screen (None: none computed yet)
+        self.current_stats: model.Stats | None = None
         #: the curves last drawn (altitudes_m, current, loaded and comparison km²)
         self.area_curves: dict = {}
         self._curves_cache: dict = {}
@@ -61,6 +75,7 @@ class StatsPanel(QtWidgets.QGroupBox):
         self.area_plot = self._build_plot()
         self.altitude_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555", style=QtCore.Qt.PenStyle.DotLine))
         layout.addWidget(self.area_plot, 1)
+        self.redraw = Redraw(state, session, self.draw, parent=self)
 
     @staticmethod
     def _build_plot() -> pg.PlotWidget:
@@ -82,23 +97,41 @@ class StatsPanel(QtWidgets.QGroupBox):
             plot.getAxis(side).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
-    # ------------------------------------------------------------------ window -> panel
+    # ------------------------------------------------------------------ state -> panel
+    def draw(self) -> None:
+        """Compute the state's stats and show them now (a redraw waiting for its quiet time
+        included); a failure is reported and leaves the last good numbers on screen."""
+        self.redraw.cancel()
+        session = self._session()
+        if session is None:
+            return
+        try:
+            stats = model.stats_for(session, self.state)
+        except AdcovError as exc:
+            self._report("Cannot draw this view", exc)
+            return
+        self.current_stats = stats
+        self.show_stats(stats)
+
     def show_stats(self, stats: model.Stats) -> None:
-        """The areas of the redraw just made; the curve follows after its quiet time."""
+        """Areas just computed; the curve follows after its quiet time."""
         self.stats_label.setText(stats.text())
         self.altitude_line.setValue(math.log10(self.state.altitude_m))
         self._curve_timer.start()
 
     def forget_curves(self, which: str | None = None) -> None:
-        """Drop remembered curves: all (another scenario), or one ("comparison")."""
+        """Drop remembered curves: all, or one ("comparison"). (Not needed for another
+        scenario or comparison: the curves are remembered for the ones they were computed for.)"""
         if which is None:
             self._curves_cache = {}
         else:
             self._curves_cache.pop(which, None)
 
-    def flush(self) -> None:
-        """Draw a waiting curve now (tests, benchmarks, screenshots)."""
-        if self._curve_timer.isActive():
+    def flush(self, curves: bool = True) -> None:
+        """Draw the waiting numbers, and with ``curves`` the waiting curve, now (tests,
+        benchmarks, screenshots)."""
+        self.redraw.flush()
+        if curves and self._curve_timer.isActive():
             self._curve_timer.stop()
             self.refresh_curves()
 
@@ -112,8 +145,11 @@ class StatsPanel(QtWidgets.QGroupBox):
         key = (s.layer, s.altitude_ref)
         alts = np.array(model.CURVE_ALTITUDES_M)
         cache = self._curves_cache
-        if cache.get("key") != key:
-            cache = self._curves_cache = {"key": key}
+        if cache.get("key") != key or cache.get("session") is not session:
+            cache = self._curves_cache = {"key": key, "session": session}
+        if session.comparison is not None and cache.get("comparison_of") is not session.comparison:
+            cache.pop("comparison", None)  # another comparison scenario opened
+            cache["comparison_of"] = session.comparison
         if "loaded" not in cache:
             cache["loaded"] = model.area_curve(session.loaded_coverage(), s.layer, s.altitude_ref)
         if session.comparison is not None and "comparison" not in cache:
@@ -133,4 +169,5 @@ class StatsPanel(QtWidgets.QGroupBox):
         plot.addItem(self.altitude_line)
         self.altitude_line.setValue(math.log10(s.altitude_m))
         plot.setLabel("bottom", f"target altitude ({s.altitude_ref.upper()}), {s.layer}")
-        self.area_curves = {"altitudes_m": alts, "current": current, **{k: v for k, v in cache.items() if k != "key"}}
+        remembered = {k: v for k, v in cache.items() if k in ("loaded", "comparison")}
+        self.area_curves = {"altitudes_m": alts, "current": current, **remembered}
