@@ -191,6 +191,213 @@ class Observer(NamedTuple):
 RAY_BLOCK = 16
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _first_knots(lattice, n_rays, first_ray, k0, knot_spacing_m, sin_az, cos_az, ra, ca, rb, cb, out):
+    """Start the rays of a block (columns ``k0, k0 + 1, ...`` of ``out``): their azimuths'
+    sines and cosines, their DEM positions at the first two knots (the antenna at ``s = 0``
+    and ``s = knot_spacing_m``, by :func:`_lattice_lookup`), and ``M = -inf`` at sample 0."""
+    inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m = lattice
+    for b in range(sin_az.size):
+        azimuth = 2.0 * math.pi * ((first_ray + k0 + b) % n_rays) / n_rays
+        sin_az[b] = math.sin(azimuth)
+        cos_az[b] = math.cos(azimuth)
+        ra[b], ca[b] = _lattice_lookup(inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, 0.0, 0.0)
+        rb[b], cb[b] = _lattice_lookup(
+            inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m,
+            knot_spacing_m * cos_az[b], knot_spacing_m * sin_az[b],
+        )
+        out[0, k0 + b] = -np.inf
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _advance_knots(lattice, s, s_a, s_b, knot_spacing_m, sin_az, cos_az, ra, ca, rb, cb):
+    """Move the block's pair of knots ``(s_a, s_b]`` forward until it holds range ``s``: the
+    far knot's DEM positions become the near one's, the new far ones come from the lattice.
+    Returns the new ``(s_a, s_b)``. [m]"""
+    inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m = lattice
+    while s > s_b:
+        s_a = s_b
+        s_b += knot_spacing_m
+        for b in range(sin_az.size):
+            ra[b] = rb[b]
+            ca[b] = cb[b]
+            rb[b], cb[b] = _lattice_lookup(
+                inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, s_b * cos_az[b], s_b * sin_az[b]
+            )
+    return s_a, s_b
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _block_in_interior(ra, ca, rb, cb, row_in, col_in):
+    """Whether every ray of the block is inside the DEM's interior box ``[0, row_in] x
+    [0, col_in]`` (where the bilinear stencil needs no clamping) at both knots."""
+    for b in range(ra.size):
+        if not (
+            0.0 <= ra[b] <= row_in and 0.0 <= rb[b] <= row_in
+            and 0.0 <= ca[b] <= col_in and 0.0 <= cb[b] <= col_in
+        ):
+            return False
+    return True
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _run_geometry(tiers, observer, j, n_run, s_a, run_w, run_inv_s, run_base):
+    """Geometry of the ``n_run`` samples from ``j`` of a fast run, shared by the rays of the
+    block: the weight of the far knot, ``1 / s``, and the observer's altitude plus the
+    effective-earth drop ``s**2 / (2 R_eff)`` of Eq. (1) (Skolnik 2001, ch. 8)."""
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, knot_spacing_m = tiers
+    observer_altitude_msl_m, effective_radius_m = observer
+    two_re = 2.0 * effective_radius_m
+    for q in range(n_run):
+        s_q = sample_range_m(j + q, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
+        run_w[q] = (s_q - s_a) / knot_spacing_m
+        run_inv_s[q] = 1.0 / s_q
+        run_base[q] = observer_altitude_msl_m + s_q * s_q / two_re
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _fast_ray(elevation_m, out, column, j, n_run, r_a, dr, c_a, dc, m, run_w, run_inv_s, run_base):
+    """One ray through a fast run: ``out[j + q, column] = M`` before sample ``j + q``, then
+    ``M`` takes the sample's Eq. (1) (the running maximum of Franklin & Ray 1994). The ray's
+    DEM position is linear in ``run_w`` from ``(r_a, c_a)``, inside the interior box: the
+    bilinear interpolation of :func:`_bilinear` without its clamping. Returns ``M`` after the
+    run."""
+    for q in range(n_run):
+        row = r_a + dr * run_w[q]
+        col = c_a + dc * run_w[q]
+        out[j + q, column] = m
+        r0 = int(row)
+        c0 = int(col)
+        fr = row - r0
+        fc = col - c0
+        top = elevation_m[r0, c0] * (1.0 - fc) + elevation_m[r0, c0 + 1] * fc
+        bottom = elevation_m[r0 + 1, c0] * (1.0 - fc) + elevation_m[r0 + 1, c0 + 1] * fc
+        tan_theta = ((top * (1.0 - fr) + bottom * fr) - run_base[q]) * run_inv_s[q]  # Eq. (1)
+        m = tan_theta if tan_theta > m else m
+    return m
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _fast_run(elevation_m, tiers, observer, out, k0, j, s_a, s_b, n_samples, ra, ca, rb, cb, max_tan, run_w, run_inv_s,
+              run_base):
+    """Fast path: the samples from ``j`` up to the next knot ``s_b``, where no ray of the block
+    can leave the DEM (positions are linear between knots, the interior box is convex): no
+    bounds tests, no clamping, one ray at a time with its running maximum in a register
+    (:func:`_fast_ray`). Same arithmetic as :func:`_general_sample`. Returns the next
+    sample's index."""
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, _ = tiers
+    # (at least sample j itself: s_b may round just below it)
+    j_end = min(
+        max(last_sample_within(s_b, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m), j),
+        n_samples - 1,
+        j + run_w.size - 1,
+    )
+    n_run = j_end + 1 - j
+    _run_geometry(tiers, observer, j, n_run, s_a, run_w, run_inv_s, run_base)
+    for b in range(ra.size):
+        r_a = ra[b]
+        c_a = ca[b]
+        max_tan[b] = _fast_ray(elevation_m, out, k0 + b, j, n_run, r_a, rb[b] - r_a, c_a, cb[b] - c_a, max_tan[b],
+                               run_w, run_inv_s, run_base)
+    return j_end + 1
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _general_sample(elevation_m, observer, out, k0, j, s, s_a, knot_spacing_m, own_cell_m, ra, ca, rb, cb, max_tan, left,
+                    interior):
+    """General path: sample ``j`` (range ``s``) of every ray of the block, with bounds tests
+    and clamped bilinear terrain (:func:`_bilinear`). ``out[j]`` gets ``M`` before the sample,
+    NaN once a ray has left the DEM (``left``); then ``M`` takes the sample's Eq. (1) (the
+    running maximum of Franklin & Ray 1994) unless the sample lies in the antenna's own cell.
+    Returns how many rays were still inside the DEM before this sample, and ``interior``
+    (False once a ray leaves)."""
+    observer_altitude_msl_m, effective_radius_m = observer
+    n_rows, n_cols = elevation_m.shape
+    two_re = 2.0 * effective_radius_m
+    row_lo = -0.5
+    row_hi = n_rows - 0.5
+    col_lo = -0.5
+    col_hi = n_cols - 0.5
+    w = (s - s_a) / knot_spacing_m
+    drop = s * s / two_re
+    inv_s = 1.0 / s
+    base = observer_altitude_msl_m + drop
+    still_inside = 0
+    for b in range(ra.size):
+        if left[b]:
+            out[j, k0 + b] = np.nan
+            continue
+        still_inside += 1
+        row = ra[b] + (rb[b] - ra[b]) * w
+        col = ca[b] + (cb[b] - ca[b]) * w
+        if row < row_lo or row > row_hi or col < col_lo or col > col_hi:
+            left[b] = True
+            interior = False
+            out[j, k0 + b] = np.nan
+            continue
+        # the maximum over the samples before this one
+        out[j, k0 + b] = max_tan[b]
+        z = _bilinear(elevation_m, row, col)
+        tan_theta = (z - base) * inv_s  # Eq. (1)
+        if tan_theta > max_tan[b] and s >= own_cell_m:
+            max_tan[b] = tan_theta
+    return still_inside, interior
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _trace_ray_block(elevation_m, lattice, fan, tiers, observer, own_cell_m, out, k0, nb, run_capacity):
+    """Columns ``k0 .. k0 + nb - 1`` of :func:`ray_horizons`' output: the running maximum
+    ``M(s)`` of Eq. (1) along the ``nb`` rays of one block (Franklin & Ray 1994's radial
+    sweep), all of them sample by sample.
+
+    The rays advance together from knot to knot (:func:`_advance_knots`). Where every ray of
+    the block is inside the DEM's interior at both knots, beyond the fine steps and the
+    antenna's own cell, :func:`_fast_run` takes the samples up to the next knot; elsewhere
+    :func:`_general_sample` takes one sample. Once every ray has left the DEM the rest is NaN.
+    ``run_capacity``: the most samples a fast run takes.
+    """
+    n_rays, first_ray, _, n_samples = fan
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, knot_spacing_m = tiers
+    n_rows, n_cols = elevation_m.shape
+    row_in = n_rows - 2.0  # interior box: the bilinear stencil needs no clamping
+    col_in = n_cols - 2.0
+    sin_az = np.empty(nb)
+    cos_az = np.empty(nb)
+    max_tan = np.full(nb, -np.inf)
+    ra = np.empty(nb)
+    ca = np.empty(nb)
+    rb = np.empty(nb)
+    cb = np.empty(nb)
+    left = np.zeros(nb, dtype=np.bool_)
+    # geometry of the samples of one fast run, shared by the rays of the block
+    run_w = np.empty(run_capacity)
+    run_inv_s = np.empty(run_capacity)
+    run_base = np.empty(run_capacity)
+    _first_knots(lattice, n_rays, first_ray, k0, knot_spacing_m, sin_az, cos_az, ra, ca, rb, cb, out)
+    s_a = 0.0
+    s_b = knot_spacing_m
+    interior = False  # every ray of the block is inside the DEM's interior at both knots
+    j = 1
+    while j < n_samples:
+        s = sample_range_m(j, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
+        if s > s_b:
+            s_a, s_b = _advance_knots(lattice, s, s_a, s_b, knot_spacing_m, sin_az, cos_az, ra, ca, rb, cb)
+            interior = _block_in_interior(ra, ca, rb, cb, row_in, col_in)
+        if interior and j > n_fine and s >= own_cell_m:
+            j = _fast_run(elevation_m, tiers, observer, out, k0, j, s_a, s_b, n_samples, ra, ca, rb, cb, max_tan, run_w,
+                          run_inv_s, run_base)
+            continue
+        still_inside, interior = _general_sample(elevation_m, observer, out, k0, j, s, s_a, knot_spacing_m, own_cell_m,
+                                                 ra, ca, rb, cb, max_tan, left, interior)
+        if still_inside == 0:
+            # every ray of the block has left the DEM
+            for jj in range(j + 1, n_samples):
+                for b in range(nb):
+                    out[jj, k0 + b] = np.nan
+            break
+        j += 1
+
+
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def ray_horizons(elevation_m, lattice, fan, tiers, observer, own_cell_m):
     """Horizon along geodesic rays: the running maximum ``M(s)`` of Eq. (1).
@@ -258,139 +465,16 @@ def ray_horizons(elevation_m, lattice, fan, tiers, observer, own_cell_m):
     knots are interpolated linearly; the knots come from bilinear lookup in the lattice
     (the mapping is smooth: errors are centimetres).
     """
-    inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m = lattice
-    n_rays, first_ray, n_out_rays, n_samples = fan
-    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, knot_spacing_m = tiers
-    observer_altitude_msl_m, effective_radius_m = observer
+    _, _, n_out_rays, n_samples = fan
+    _, _, mid_spacing_m, _, coarse_spacing_m, knot_spacing_m = tiers
     out = np.empty((n_samples, n_out_rays), dtype=np.float32)
-    n_rows, n_cols = elevation_m.shape
-    two_re = 2.0 * effective_radius_m
-    row_lo = -0.5
-    row_hi = n_rows - 0.5
-    col_lo = -0.5
-    col_hi = n_cols - 0.5
-    row_in = n_rows - 2.0  # interior box: the bilinear stencil needs no clamping
-    col_in = n_cols - 2.0
     # samples between two knots beyond the fine steps, and then some
     run_capacity = int(knot_spacing_m / min(mid_spacing_m, coarse_spacing_m)) + 2
     n_blocks = (n_out_rays + RAY_BLOCK - 1) // RAY_BLOCK
     for block in numba.prange(n_blocks):
         k0 = block * RAY_BLOCK  # column of the block's first ray in ``out``
-        nb = min(RAY_BLOCK, n_out_rays - k0)
-        sin_az = np.empty(nb)
-        cos_az = np.empty(nb)
-        max_tan = np.full(nb, -np.inf)
-        ra = np.empty(nb)
-        ca = np.empty(nb)
-        rb = np.empty(nb)
-        cb = np.empty(nb)
-        left = np.zeros(nb, dtype=np.bool_)
-        # geometry of the samples of one fast run, shared by the rays of the block
-        run_w = np.empty(run_capacity)
-        run_inv_s = np.empty(run_capacity)
-        run_base = np.empty(run_capacity)
-        for b in range(nb):
-            azimuth_rad = 2.0 * math.pi * ((first_ray + k0 + b) % n_rays) / n_rays
-            sin_az[b] = math.sin(azimuth_rad)
-            cos_az[b] = math.cos(azimuth_rad)
-            ra[b], ca[b] = _lattice_lookup(inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, 0.0, 0.0)
-            rb[b], cb[b] = _lattice_lookup(
-                inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m,
-                knot_spacing_m * cos_az[b], knot_spacing_m * sin_az[b],
-            )
-            out[0, k0 + b] = -np.inf
-        s_a = 0.0
-        s_b = knot_spacing_m
-        interior = False  # every ray of the block is inside the DEM's interior at both knots
-        j = 1
-        while j < n_samples:
-            s = sample_range_m(j, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
-            if s > s_b:
-                while s > s_b:
-                    s_a = s_b
-                    s_b += knot_spacing_m
-                    for b in range(nb):
-                        ra[b] = rb[b]
-                        ca[b] = cb[b]
-                        rb[b], cb[b] = _lattice_lookup(
-                            inv_row, inv_col, inv_origin_y_m, inv_origin_x_m, inv_step_m, s_b * cos_az[b], s_b * sin_az[b]
-                        )
-                interior = True
-                for b in range(nb):
-                    if not (
-                        0.0 <= ra[b] <= row_in and 0.0 <= rb[b] <= row_in
-                        and 0.0 <= ca[b] <= col_in and 0.0 <= cb[b] <= col_in
-                    ):
-                        interior = False
-                        break
-            if interior and j > n_fine and s >= own_cell_m:
-                # Fast path: the coarse samples up to the next knot, where no ray can leave
-                # the DEM (positions are linear between knots, the interior box is convex):
-                # no bounds tests, no clamping, one ray at a time with its running maximum
-                # in a register. Same arithmetic as the general path below.
-                # (at least sample j itself: s_b may round just below it)
-                j_end = min(
-                    max(last_sample_within(s_b, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m), j),
-                    n_samples - 1,
-                    j + run_capacity - 1,
-                )
-                n_run = j_end + 1 - j
-                for q in range(n_run):
-                    s_q = sample_range_m(j + q, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m)
-                    run_w[q] = (s_q - s_a) / knot_spacing_m
-                    run_inv_s[q] = 1.0 / s_q
-                    run_base[q] = observer_altitude_msl_m + s_q * s_q / two_re
-                for b in range(nb):
-                    r_a = ra[b]
-                    dr = rb[b] - r_a
-                    c_a = ca[b]
-                    dc = cb[b] - c_a
-                    m = max_tan[b]
-                    for q in range(n_run):
-                        row = r_a + dr * run_w[q]
-                        col = c_a + dc * run_w[q]
-                        out[j + q, k0 + b] = m
-                        r0 = int(row)
-                        c0 = int(col)
-                        fr = row - r0
-                        fc = col - c0
-                        top = elevation_m[r0, c0] * (1.0 - fc) + elevation_m[r0, c0 + 1] * fc
-                        bottom = elevation_m[r0 + 1, c0] * (1.0 - fc) + elevation_m[r0 + 1, c0 + 1] * fc
-                        tan_theta = ((top * (1.0 - fr) + bottom * fr) - run_base[q]) * run_inv_s[q]  # Eq. (1)
-                        m = tan_theta if tan_theta > m else m
-                    max_tan[b] = m
-                j = j_end + 1
-                continue
-            w = (s - s_a) / knot_spacing_m
-            drop = s * s / two_re
-            inv_s = 1.0 / s
-            base = observer_altitude_msl_m + drop
-            still_inside = 0
-            for b in range(nb):
-                if left[b]:
-                    out[j, k0 + b] = np.nan
-                    continue
-                still_inside += 1
-                row = ra[b] + (rb[b] - ra[b]) * w
-                col = ca[b] + (cb[b] - ca[b]) * w
-                if row < row_lo or row > row_hi or col < col_lo or col > col_hi:
-                    left[b] = True
-                    interior = False
-                    out[j, k0 + b] = np.nan
-                    continue
-                # the maximum over the samples before this one
-                out[j, k0 + b] = max_tan[b]
-                z = _bilinear(elevation_m, row, col)
-                tan_theta = (z - base) * inv_s  # Eq. (1)
-                if tan_theta > max_tan[b] and s >= own_cell_m:
-                    max_tan[b] = tan_theta
-            if still_inside == 0:
-                # every ray of the block has left the DEM
-                for jj in range(j + 1, n_samples):
-                    for b in range(nb):
-                        out[jj, k0 + b] = np.nan
-                break
-            j += 1
+        _trace_ray_block(elevation_m, lattice, fan, tiers, observer, own_cell_m, out, k0,
+                         min(RAY_BLOCK, n_out_rays - k0), run_capacity)
     return out
 
 
@@ -445,6 +529,155 @@ def _tile_meets_sector(fwd_x, fwd_y, step, r_first, r_last, c_first, c_last, ray
     span = hi - lo + 2.0 * _SECTOR_MARGIN_RAYS
     start = start % n_rays
     return start < n_sector_rays or start + span >= n_rays
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _sector_tiles(fwd_x, fwd_y, step, n_rows, n_cols, rays_per_rad, n_rays, first_ray, n_sector_rays):
+    """Indices (row-major) of the ``CELL_TILE`` square tiles of a ``n_rows x n_cols`` grid that
+    can hold cells of the sector (:func:`_tile_meets_sector`): every tile for the whole fan.
+    Listed first, so that threads share them evenly."""
+    n_tile_rows = (n_rows + CELL_TILE - 1) // CELL_TILE
+    n_tile_cols = (n_cols + CELL_TILE - 1) // CELL_TILE
+    n_tiles = n_tile_rows * n_tile_cols
+    whole_fan = n_sector_rays >= n_rays
+    meets = np.ones(n_tiles, dtype=np.bool_)
+    if not whole_fan:
+        for tile in range(n_tiles):
+            tr = tile // n_tile_cols
+            tc = tile % n_tile_cols
+            meets[tile] = _tile_meets_sector(
+                fwd_x, fwd_y, step, tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows) - 1,
+                tc * CELL_TILE, min((tc + 1) * CELL_TILE, n_cols) - 1, rays_per_rad, n_rays, first_ray, n_sector_rays,
+            )
+    return np.flatnonzero(meets)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _row_geometry(fwd_x, fwd_y, step, r, c_start, c_stop, j_start, row_x, row_y, rays_per_rad, cell_range, cell_ray):
+    """Ground range [m] and fractional ray index (azimuth times ``rays_per_rad``, by
+    :func:`azimuth_rad`) of the cells ``c_start .. c_stop - 1`` of analysis row ``r``, into
+    ``cell_range`` and ``cell_ray`` (from index 0).
+
+    The forward lattice is interpolated to the row first (lattice columns from ``j_start``, into
+    ``row_x`` and ``row_y``), then along it segment by segment, in branch-free loops without
+    gathers, which vectorize: the bilinear interpolation of :func:`_lattice_xy`.
+    """
+    n_lattice_rows = fwd_x.shape[0]
+    j_stop = j_start + row_x.size
+    inv_step = 1.0 / step
+    i0 = r // step
+    i1 = min(i0 + 1, n_lattice_rows - 1)
+    wr = (r - i0 * step) / step
+    for jj in range(j_start, j_stop):
+        row_x[jj - j_start] = fwd_x[i0, jj] + (fwd_x[i1, jj] - fwd_x[i0, jj]) * wr
+        row_y[jj - j_start] = fwd_y[i0, jj] + (fwd_y[i1, jj] - fwd_y[i0, jj]) * wr
+    n_segments = max(j_stop - 1 - j_start, 1)  # one node only: a constant segment
+    for segment in range(n_segments):
+        jj = j_start + segment
+        jn = min(jj + 1, j_stop - 1)
+        # the last segment also takes a column sitting exactly on its far node
+        seg_lo = c_start if segment == 0 else jj * step
+        seg_hi = c_stop if segment == n_segments - 1 else min((jj + 1) * step, c_stop)
+        x0 = row_x[jj - j_start]
+        y0 = row_y[jj - j_start]
+        dx = (row_x[jn - j_start] - x0) * inv_step
+        dy = (row_y[jn - j_start] - y0) * inv_step
+        offset = jj * step
+        for c in range(seg_lo, seg_hi):
+            x = x0 + dx * (c - offset)
+            y = y0 + dy * (c - offset)
+            cell_range[c - c_start] = math.sqrt(x * x + y * y)
+            cell_ray[c - c_start] = azimuth_rad(x, y) * rays_per_rad
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _store_cell_floor(floor, r, c, ray_horizon, n_rays, first_ray, tiers, observer, own_cell_m, max_ground_range_m, rng, u,
+                      z):
+    """``floor[r, c]``: the floor [m MSL] of a cell at ground range ``rng`` [m], fractional ray
+    index ``u`` and terrain ``z`` [m MSL], from the sector's ``ray_horizon``; left alone when
+    the cell lies between two rays of another sector.
+
+    NaN beyond ``max_ground_range_m`` or the rays' reach; else Eq. (2) (Franklin & Ray 1994's
+    running maximum ``M``, the effective-earth drop of Skolnik 2001, ch. 8), with ``M`` the
+    maximum over the samples up to ``own_cell_m`` short of the cell interpolated linearly in
+    azimuth between the two rays around it; never below the ground.
+    """
+    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, _ = tiers
+    observer_altitude_msl_m, effective_radius_m = observer
+    inv_two_re = 0.5 / effective_radius_m
+    if rng > max_ground_range_m:
+        floor[r, c] = np.nan
+        return
+    reach = rng - own_cell_m
+    if reach <= 0.0:
+        floor[r, c] = z  # nothing in front of the cell
+        return
+    # ray_horizon[j] holds the maximum over samples 1..j-1: take the entry just past
+    # the last sample that can mask this cell
+    j = last_sample_within(reach, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m) + 1
+    if j >= ray_horizon.shape[0]:
+        floor[r, c] = np.nan
+        return
+    # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
+    k0 = int(u)
+    w = u - k0
+    if k0 >= n_rays:
+        k0 -= n_rays
+    k0 -= first_ray  # column in this sector's rays
+    if k0 < 0:
+        k0 += n_rays
+    if k0 >= ray_horizon.shape[1] - 1:
+        return  # another sector's cell
+    ta = ray_horizon[j, k0]
+    tb = ray_horizon[j, k0 + 1]
+    if math.isnan(ta) or math.isnan(tb):
+        if math.isnan(ta) and math.isnan(tb):
+            floor[r, c] = np.nan
+            return
+        ta = tb if math.isnan(ta) else ta
+        tb = ta if math.isnan(tb) else tb
+    if ta == -np.inf or tb == -np.inf:
+        # nothing masks along one of the rays: use the other, or the ground
+        if ta == -np.inf and tb == -np.inf:
+            floor[r, c] = z
+            return
+        max_tan = tb if ta == -np.inf else ta
+    else:
+        max_tan = (1.0 - w) * ta + w * tb
+    f = observer_altitude_msl_m + rng * max_tan + rng * rng * inv_two_re  # Eq. (2)
+    floor[r, c] = z if f < z else f
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _tile_floors(ray_horizon, fan, tiers, observer, own_cell_m, forward, terrain_m, max_ground_range_m, floor, ground_range,
+                 tr, tc):
+    """Floor and ground range (:func:`cell_floors_msl`) of the cells of tile ``(tr, tc)``
+    (``CELL_TILE`` cells a side) that the sector owns, row by row: the row's geometry
+    (:func:`_row_geometry`), then each cell's floor (:func:`_store_cell_floor`)."""
+    n_rays, first_ray, _, _ = fan
+    fwd_x, fwd_y, fwd_step_cells = forward
+    want_range = ground_range.size > 0
+    n_rows, n_cols = terrain_m.shape
+    rays_per_rad = n_rays / (2.0 * math.pi)
+    n_lattice_cols = fwd_x.shape[1]
+    c_start = tc * CELL_TILE
+    c_stop = min(c_start + CELL_TILE, n_cols)
+    j_start = c_start // fwd_step_cells
+    j_stop = min((c_stop - 1) // fwd_step_cells + 2, n_lattice_cols)
+    # the lattice row interpolated to the analysis row, over this tile's columns
+    row_x = np.empty(j_stop - j_start)
+    row_y = np.empty(j_stop - j_start)
+    cell_range = np.empty(CELL_TILE)
+    cell_ray = np.empty(CELL_TILE)
+    for r in range(tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows)):
+        _row_geometry(fwd_x, fwd_y, fwd_step_cells, r, c_start, c_stop, j_start, row_x, row_y, rays_per_rad, cell_range,
+                      cell_ray)
+        for c in range(c_start, c_stop):
+            rng = cell_range[c - c_start]
+            if want_range:
+                ground_range[r, c] = rng
+            _store_cell_floor(floor, r, c, ray_horizon, n_rays, first_ray, tiers, observer, own_cell_m, max_ground_range_m,
+                              rng, cell_ray[c - c_start], terrain_m[r, c])
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
@@ -505,119 +738,16 @@ def cell_floors_msl(ray_horizon, fan, tiers, observer, own_cell_m, forward, terr
     skipped; cells of a tile the sector does not own are left to their own sector.
     """
     n_rays, first_ray, _, _ = fan
-    fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m, _ = tiers
-    observer_altitude_msl_m, effective_radius_m = observer
     fwd_x, fwd_y, fwd_step_cells = forward
-    n_samples = ray_horizon.shape[0]
-    n_sector_rays = ray_horizon.shape[1] - 1
-    whole_fan = n_sector_rays >= n_rays
-    want_range = ground_range.size > 0
     n_rows, n_cols = terrain_m.shape
-    rays_per_rad = n_rays / (2.0 * math.pi)
-    inv_two_re = 0.5 / effective_radius_m
-    n_lattice_rows, n_lattice_cols = fwd_x.shape
-    inv_step = 1.0 / fwd_step_cells
     # square tiles of cells touch a compact block of the ray array (cache friendly)
-    n_tile_rows = (n_rows + CELL_TILE - 1) // CELL_TILE
     n_tile_cols = (n_cols + CELL_TILE - 1) // CELL_TILE
-    # the tiles this sector can own, listed first: threads then share them evenly
-    n_tiles = n_tile_rows * n_tile_cols
-    meets = np.ones(n_tiles, dtype=np.bool_)
-    if not whole_fan:
-        for tile in range(n_tiles):
-            tr = tile // n_tile_cols
-            tc = tile % n_tile_cols
-            meets[tile] = _tile_meets_sector(
-                fwd_x, fwd_y, fwd_step_cells, tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows) - 1,
-                tc * CELL_TILE, min((tc + 1) * CELL_TILE, n_cols) - 1, rays_per_rad, n_rays, first_ray, n_sector_rays,
-            )
-    tiles = np.flatnonzero(meets)
+    tiles = _sector_tiles(fwd_x, fwd_y, fwd_step_cells, n_rows, n_cols, n_rays / (2.0 * math.pi), n_rays, first_ray,
+                          ray_horizon.shape[1] - 1)
     for index in numba.prange(tiles.size):
         tile = tiles[index]
-        tr = tile // n_tile_cols
-        tc = tile % n_tile_cols
-        c_start = tc * CELL_TILE
-        c_stop = min(c_start + CELL_TILE, n_cols)
-        j_start = c_start // fwd_step_cells
-        j_stop = min((c_stop - 1) // fwd_step_cells + 2, n_lattice_cols)
-        # the lattice row interpolated to the analysis row, over this tile's columns
-        row_x = np.empty(j_stop - j_start)
-        row_y = np.empty(j_stop - j_start)
-        cell_range = np.empty(CELL_TILE)
-        cell_ray = np.empty(CELL_TILE)
-        for r in range(tr * CELL_TILE, min((tr + 1) * CELL_TILE, n_rows)):
-            i0 = r // fwd_step_cells
-            i1 = min(i0 + 1, n_lattice_rows - 1)
-            wr = (r - i0 * fwd_step_cells) / fwd_step_cells
-            for jj in range(j_start, j_stop):
-                row_x[jj - j_start] = fwd_x[i0, jj] + (fwd_x[i1, jj] - fwd_x[i0, jj]) * wr
-                row_y[jj - j_start] = fwd_y[i0, jj] + (fwd_y[i1, jj] - fwd_y[i0, jj]) * wr
-            # geometry of the row first, lattice segment by segment, in branch-free loops
-            # without gathers, which vectorize
-            n_segments = max(j_stop - 1 - j_start, 1)  # one node only: a constant segment
-            for segment in range(n_segments):
-                jj = j_start + segment
-                jn = min(jj + 1, j_stop - 1)
-                # the last segment also takes a column sitting exactly on its far node
-                seg_lo = c_start if segment == 0 else jj * fwd_step_cells
-                seg_hi = c_stop if segment == n_segments - 1 else min((jj + 1) * fwd_step_cells, c_stop)
-                x0 = row_x[jj - j_start]
-                y0 = row_y[jj - j_start]
-                dx = (row_x[jn - j_start] - x0) * inv_step
-                dy = (row_y[jn - j_start] - y0) * inv_step
-                offset = jj * fwd_step_cells
-                for c in range(seg_lo, seg_hi):
-                    x = x0 + dx * (c - offset)
-                    y = y0 + dy * (c - offset)
-                    cell_range[c - c_start] = math.sqrt(x * x + y * y)
-                    cell_ray[c - c_start] = azimuth_rad(x, y) * rays_per_rad
-            for c in range(c_start, c_stop):
-                rng = cell_range[c - c_start]
-                if want_range:
-                    ground_range[r, c] = rng
-                z = terrain_m[r, c]
-                if rng > max_ground_range_m:
-                    floor[r, c] = np.nan
-                    continue
-                reach = rng - own_cell_m
-                if reach <= 0.0:
-                    floor[r, c] = z  # nothing in front of the cell
-                    continue
-                # ray_horizon[j] holds the maximum over samples 1..j-1: take the entry just past
-                # the last sample that can mask this cell
-                j = last_sample_within(reach, fine_spacing_m, n_fine, mid_spacing_m, n_mid, coarse_spacing_m) + 1
-                if j >= n_samples:
-                    floor[r, c] = np.nan
-                    continue
-                # the cell lies between rays k0 and k0 + 1: interpolate their maxima in azimuth
-                u = cell_ray[c - c_start]
-                k0 = int(u)
-                w = u - k0
-                if k0 >= n_rays:
-                    k0 -= n_rays
-                k0 -= first_ray  # column in this sector's rays
-                if k0 < 0:
-                    k0 += n_rays
-                if k0 >= n_sector_rays:
-                    continue  # another sector's cell
-                ta = ray_horizon[j, k0]
-                tb = ray_horizon[j, k0 + 1]
-                if math.isnan(ta) or math.isnan(tb):
-                    if math.isnan(ta) and math.isnan(tb):
-                        floor[r, c] = np.nan
-                        continue
-                    ta = tb if math.isnan(ta) else ta
-                    tb = ta if math.isnan(tb) else tb
-                if ta == -np.inf or tb == -np.inf:
-                    # nothing masks along one of the rays: use the other, or the ground
-                    if ta == -np.inf and tb == -np.inf:
-                        floor[r, c] = z
-                        continue
-                    max_tan = tb if ta == -np.inf else ta
-                else:
-                    max_tan = (1.0 - w) * ta + w * tb
-                f = observer_altitude_msl_m + rng * max_tan + rng * rng * inv_two_re  # Eq. (2)
-                floor[r, c] = z if f < z else f
+        _tile_floors(ray_horizon, fan, tiers, observer, own_cell_m, forward, terrain_m, max_ground_range_m, floor,
+                     ground_range, tile // n_tile_cols, tile % n_tile_cols)
     return floor, ground_range
 
 

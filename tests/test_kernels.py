@@ -102,3 +102,46 @@ def test_the_floor_is_never_below_the_ground_and_rises_with_a_lower_antenna():
     elevation = rng.uniform(0.0, 400.0, (N, N))
     high, low = floors(elevation, 60.0), floors(elevation, 5.0)
     assert np.all(high >= elevation.astype(np.float32) - 1e-3) and np.all(low >= high - 1e-3)
+
+
+def test_ray_horizons_are_the_running_maximum_of_eq_1_along_each_ray():
+    """Fast path and general path alike: the exclusive running maximum of Eq. (1) over the
+    bilinear terrain at each sample, -inf before anything masks, NaN once the ray leaves the DEM."""
+    rng = np.random.default_rng(5)
+    elevation = rng.uniform(0.0, 300.0, (N, N)).astype(np.float32)
+    step_m = 500.0
+    reach_m = CENTRE * CELL_M * math.sqrt(2.0) + 2 * CELL_M
+    axis = -reach_m + step_m * np.arange(int(2 * reach_m / step_m) + 2)
+    gy, gx = np.meshgrid(axis, axis, indexing="ij")
+    lattice = InverseLattice(np.ascontiguousarray(CENTRE - gy / CELL_M), np.ascontiguousarray(CENTRE + gx / CELL_M),
+                             float(axis[0]), float(axis[0]), step_m)
+    tiers = SampleTiers(CELL_M / 16, 256, CELL_M / 4, 448, CELL_M, 16 * CELL_M / 4)
+    n_samples = 256 + 448 + int(reach_m / CELL_M) + 2
+    antenna_msl_m = float(elevation[CENTRE, CENTRE]) + 25.0
+    own_cell_m = 0.5 * CELL_M
+    n_rays = 59  # none along an axis but ray 0: no other sample lands exactly on the DEM's edge
+    horizon = visibility.ray_horizons(elevation, lattice, Fan(n_rays, 0, n_rays, n_samples), tiers,
+                                      Observer(antenna_msl_m, R_EFF_M), own_cell_m)
+    s = np.array([visibility.sample_range_m(j, *tiers[:5]) for j in range(n_samples)])
+    for k in range(1, n_rays):
+        azimuth = 2.0 * math.pi * k / n_rays
+        row = CENTRE - s * math.cos(azimuth) / CELL_M
+        col = CENTRE + s * math.sin(azimuth) / CELL_M
+        inside = (row >= -0.5) & (row <= N - 0.5) & (col >= -0.5) & (col <= N - 0.5)
+        r = np.clip(row, 0.0, N - 1.0)
+        c = np.clip(col, 0.0, N - 1.0)
+        r0 = np.minimum(r.astype(int), N - 2)
+        c0 = np.minimum(c.astype(int), N - 2)
+        fr, fc = r - r0, c - c0
+        z = ((elevation[r0, c0] * (1 - fc) + elevation[r0, c0 + 1] * fc) * (1 - fr)
+             + (elevation[r0 + 1, c0] * (1 - fc) + elevation[r0 + 1, c0 + 1] * fc) * fr)
+        expected = np.full(n_samples, np.nan)
+        running = -np.inf
+        for j in range(n_samples):
+            if not inside[j]:
+                break  # the rays leave this convex DEM once, for good
+            expected[j] = running
+            if j > 0 and s[j] >= own_cell_m:
+                running = max(running, (z[j] - antenna_msl_m - s[j] ** 2 / (2 * R_EFF_M)) / s[j])  # Eq. (1)
+        assert np.isneginf(expected[1]) and np.isfinite(expected[n_samples // 4]) and np.isnan(expected[-1])
+        np.testing.assert_allclose(horizon[:, k], expected.astype(np.float32), rtol=1e-5, atol=1e-9)
