@@ -25,7 +25,7 @@ terrain in front of it [3]_:
 
 Over a smooth sphere (z = 0) the maximum of (1) is at the horizon ``u* = sqrt(2 R_eff H0)``
 and (2) reduces to ``floor(s) = (s - sqrt(2 R_eff H0))**2 / (2 R_eff)``, i.e. the classic
-radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [1]_, which the tests
+radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [1]_ (:mod:`simulator.smooth_sphere`), which the tests
 check.
 
 References
@@ -769,37 +769,6 @@ def classify_visible(floor_msl_m, terrain_m, target_m, target_is_agl):
                 h = terrain_m[r, c] + target_m if target_is_agl else target_m
                 out[r, c] = 1 if h >= f else 0
     return out
-
-
-def smooth_sphere_floor_msl(ground_range_m, antenna_altitude_msl_m, effective_radius_m):
-    """Floor over a smooth sphere at sea level: closed form used to check the kernel.
-
-    ``floor(d) = (d - sqrt(2 R_eff h1))**2 / (2 R_eff)`` beyond the horizon and 0 within it
-    (Skolnik 2001, ch. 8, rearranged; see the module docstring).
-
-    Parameters
-    ----------
-    ground_range_m : array_like
-        Ground range from the site. [m]
-    antenna_altitude_msl_m : float
-        Antenna altitude above the (sea-level) sphere. [m]
-    effective_radius_m : float
-        ``k * R``. [m]
-    """
-    d = np.asarray(ground_range_m, dtype=float)
-    horizon_m = math.sqrt(2.0 * effective_radius_m * antenna_altitude_msl_m)
-    beyond = np.maximum(d - horizon_m, 0.0)
-    return beyond**2 / (2.0 * effective_radius_m)
-
-
-def radar_horizon_m(antenna_height_m, target_height_m, effective_radius_m):
-    """Smooth-sphere radar horizon ``d = sqrt(2 R_eff h1) + sqrt(2 R_eff h2)`` [m].
-
-    Skolnik, *Introduction to Radar Systems*, 3rd ed., 2001, ch. 8 (with R_eff = k R).
-    """
-    return math.sqrt(2.0 * effective_radius_m * antenna_height_m) + math.sqrt(
-        2.0 * effective_radius_m * target_height_m
-    )
 
 
 def warm_up() -> None:

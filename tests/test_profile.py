@@ -22,8 +22,8 @@ from simulator.geometry import (
 )
 from simulator.profile import SAMPLES_PER_CELL, line_of_sight_profile
 from simulator.scenario import bundled_scenario, load_scenario
+from simulator.smooth_sphere import smooth_sphere_floor_msl
 from simulator.terrain import Terrain
-from simulator.visibility import smooth_sphere_floor_msl
 
 # end-to-end reports and tile sets: part of the full suite, not of the fast loop
 pytestmark = pytest.mark.slow

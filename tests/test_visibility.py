@@ -13,7 +13,7 @@ from scipy import ndimage
 
 from simulator.coverage import compute_line_of_sight
 from simulator.geometry import EARTH_MEAN_RADIUS_M, AnalysisGrid, effective_radius_m
-from simulator.visibility import radar_horizon_m, smooth_sphere_floor_msl
+from simulator.smooth_sphere import radar_horizon_m, smooth_sphere_floor_msl
 from synthetic import cell_lonlat, geographic_terrain, rough_elevation_m, utm_terrain
 
 GEOD = pyproj.Geod(ellps="WGS84")
