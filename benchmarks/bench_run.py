@@ -85,7 +85,9 @@ def main() -> None:
             lon, lat = to_lonlat.transform(x, y)
             units.append({"id": f"u{i}", "system": "s400" if i % 2 else "tor_m2", "lat_deg": float(lat), "lon_deg": float(lon),
                           "range_km": float(rng.uniform(40, 150))})
-        doc = {"schema_version": 1, "name": "bench", "terrain": dem.name, "assumptions": {"antenna_height_m": 20}, "units": units}
+        # clip: the synthetic DEM is smaller than some disks (the catalog's radars reach farther than range_km)
+        doc = {"schema_version": 1, "name": "bench", "terrain": dem.name, "outside_terrain": "clip",
+               "assumptions": {"antenna_height_m": 20}, "units": units}
         (tmp / "bench.yaml").write_text(yaml.safe_dump(doc))
         loaded = load_scenario(tmp / "bench.yaml")
         cache = EnvelopeCache(tmp / "cache")
