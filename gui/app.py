@@ -24,7 +24,6 @@ needs no display). PySide6 missing: a one-line hint and exit status 2.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import sys
 import time
@@ -334,10 +333,11 @@ def _create_window(MainWindow, QtCore, args, size: tuple[int, int]):
 
 def _apply_late_options(window, args) -> bool:
     """Options that need the scenario loaded; False on a bad option."""
+    from simulator.cli.common import parse_date
     try:
         late = {}
         if args.as_of:
-            late["as_of"] = _dt.date.fromisoformat(args.as_of)
+            late["as_of"] = parse_date(args.as_of, "--as-of")
         if args.select:
             if args.select not in window.session.unit_ids:
                 raise ValueError(f"--select: no unit {args.select!r}; units: {', '.join(window.session.unit_ids)}")

@@ -25,7 +25,7 @@ from simulator.errors import AdcovError, ArgumentError, OutputError
 from simulator.one_observer import ViewshedRun
 from simulator.scenario import Scenario, load_scenario
 
-__all__ = ["DEFAULT_BASELINE", "DEFAULT_CACHE", "DEFAULT_MAX_WITHDRAWN", "DEFAULT_VARIANT", "ComparisonRun", "RunResult",
+__all__ = ["DEFAULT_BASELINE", "as_date", "DEFAULT_CACHE", "DEFAULT_MAX_WITHDRAWN", "DEFAULT_VARIANT", "ComparisonRun", "RunResult",
            "SweepRun", "ViewshedRun", "check_report_out", "compare_scenarios", "inactive_units", "load_comparison_pair",
            "load_scenario_as_of", "run_comparison", "run_scenario", "run_sweep", "run_viewshed", "viewshed"]
 
@@ -39,19 +39,23 @@ def load_scenario_as_of(path, as_of: dt.date | str | None = None) -> Scenario:
     ``YYYY-MM-DD``) if given, else the file's own ``as_of``, else all of them."""
     scenario = load_scenario(path)
     if as_of is not None and as_of != "":
-        return scenario.active_as_of(_date(as_of, "as_of"))
+        return scenario.active_as_of(as_date(as_of, "as_of"))
     if scenario.as_of:
         return scenario.active_as_of(scenario.as_of)
     return scenario
 
 
-def _date(value, name: str) -> dt.date:
+def as_date(value, name: str) -> dt.date:
+    """``value`` (a date, or ``YYYY-MM-DD`` text) as a date; ArgumentError naming ``name`` (the
+    option or parameter) otherwise. The one parser of the dates a user types (CLI, GUI, API)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     if isinstance(value, dt.date):
         return value
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise AdcovError(f"{name}: {value!r} is not a date; expected YYYY-MM-DD") from None
+        raise ArgumentError(f"{name}: {value!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def inactive_units(scenario: Scenario) -> list[dict]:
@@ -116,7 +120,7 @@ def run_scenario(
         scenario_file = str(scenario) if scenario_file is None else scenario_file
         scenario = load_scenario_as_of(scenario, as_of)
     elif as_of is not None:
-        scenario = scenario.active_as_of(_date(as_of, "as_of"))
+        scenario = scenario.active_as_of(as_date(as_of, "as_of"))
     scenario = _with_resolution(scenario, resolution_m)
     if not scenario.units:
         where = scenario_file or scenario.name

@@ -107,11 +107,6 @@ def parse_scheduler(text: str | None):
 
 def parse_date(text: str | None, option: str):
     """A date option (``--as-of``): None when not given, else the date (ArgumentError naming the option)."""
-    import datetime as dt
+    from simulator.api import as_date
 
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ArgumentError(f"{option}: {text!r} is not a date; expected YYYY-MM-DD") from None
+    return as_date(text, option) if text else None
