@@ -8,14 +8,12 @@ reports the outcome.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from pathlib import Path
 
-import numpy as np
-
 from gui import model
 from simulator import export as _export
+from simulator.export.tables import json_default
 from simulator.fileio import write_bytes_atomically
 
 # ------------------------------------------------------------------------------ worker jobs
@@ -96,9 +94,3 @@ def write_kml(session, state, path, name: str) -> None:
     _export.write_kml(path, [(folder, features)], kmz=str(path).lower().endswith(".kmz"), name=name, description=assumptions)
 
 
-def json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, (Path, _dt.date)):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")

@@ -702,7 +702,10 @@ def unit_details_html(session: Session, unit_id: str, edits=None) -> str:
     unit = session.unit_with_edits(unit_id, (edits or {}).get(unit_id))
     figures = session.figures_for(unit_id, (edits or {}).get(unit_id))
     system = session.catalog.get(unit.system_id)
-    esc = _html_escape
+
+    def esc(text) -> str:
+        return html.escape(str(text), quote=False)  # &, < and >: element content
+
     rows = [
         f"<b>{esc(unit.id)}</b> — {esc(system.name)}{' (' + esc(system.nato_name) + ')' if system.nato_name else ''}",
         f"Status: {esc(unit.status.replace('_', ' '))}",
@@ -737,8 +740,6 @@ def unit_details_html(session: Session, unit_id: str, edits=None) -> str:
     return "<br>".join(rows)
 
 
-def _html_escape(text) -> str:
-    return html.escape(str(text), quote=False)  # &, < and > (as simulator.export.kml)
 
 
 # --------------------------------------------------------------------------- saving

@@ -18,7 +18,7 @@ import numpy as np
 
 from simulator import __version__
 from simulator.export.assumptions import _comparison_assumptions, report_assumptions
-from simulator.export.tables import _json_default
+from simulator.export.tables import json_default
 
 #: Coordinate grid of GeoJSON/KML output. [deg] (1e-6 deg is about 0.1 m)
 COORDINATE_PRECISION_DEG = 1e-6
@@ -228,6 +228,6 @@ def comparison_geojson(comparison, *, assumptions: dict | None = None) -> dict:
 def _dump_geojson(collection: dict) -> str:
     # one feature per line: diff-friendly, still one JSON document
     head = {k: v for k, v in collection.items() if k != "features"}
-    text = json.dumps(head, ensure_ascii=False, default=_json_default)[:-1]
-    features = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":"), default=_json_default) for f in collection["features"])
+    text = json.dumps(head, ensure_ascii=False, default=json_default)[:-1]
+    features = ",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":"), default=json_default) for f in collection["features"])
     return f'{text}, "features": [\n{features}\n]}}\n'

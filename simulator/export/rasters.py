@@ -14,14 +14,14 @@ import numpy as np
 from simulator import __version__
 from simulator.export.staging import _StagedReport
 from simulator.export.style import _altitude_slug
-from simulator.export.tables import _json_default
+from simulator.export.tables import json_default
 
 
 def assumption_tags(lines: Sequence[str], assumptions: dict) -> dict[str, str]:
     """GeoTIFF tags carrying the assumptions: a readable summary and the full JSON."""
     return {
         "assumptions": " | ".join(lines),
-        "assumptions_json": json.dumps(assumptions, ensure_ascii=False, separators=(",", ":"), default=_json_default),
+        "assumptions_json": json.dumps(assumptions, ensure_ascii=False, separators=(",", ":"), default=json_default),
     }
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import simulator.export as _export  # _exchange is looked up there: tests replace it
 from simulator import __version__
 from simulator.errors import AdcovError, OutputError
-from simulator.export.tables import _json_default
+from simulator.export.tables import json_default
 from simulator.fileio import (
     TMP_PREFIX,
     register_staging,
@@ -243,7 +243,7 @@ class _StagedReport:
         self.write_bytes(relative, text.encode("utf-8"))
 
     def write_json(self, relative: str, data) -> None:
-        self.write_text(relative, json.dumps(data, indent=1, ensure_ascii=False, default=_json_default) + "\n")
+        self.write_text(relative, json.dumps(data, indent=1, ensure_ascii=False, default=json_default) + "\n")
 
     def abort(self) -> None:
         unregister_staging(self.tmp)

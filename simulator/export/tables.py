@@ -16,7 +16,9 @@ from simulator.export.style import _altitude_slug
 from simulator.fileio import csv_text
 
 
-def _json_default(value):
+def json_default(value):
+    """``json.dumps(default=...)`` of every JSON adcov writes: numpy numbers, arrays, paths, dates,
+    dataclasses and sets as plain JSON."""
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
