@@ -170,7 +170,10 @@ def _main(argv: Sequence[str] | None) -> int:
         raise
     finally:
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            # the installed script is about to exit: a Ctrl-C from here on changes nothing
+            # (the outputs are in place), so it must not turn a finished command into a
+            # death by SIGINT during the interpreter's shutdown
+            signal.signal(signal.SIGINT, signal.SIG_IGN if argv is None else previous)
         if previous_alarm is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_alarm)

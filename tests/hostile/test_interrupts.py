@@ -62,3 +62,15 @@ def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, command, seconds):
     if (tmp_path / "sweep.csv").exists():
         assert (tmp_path / "sweep.csv").read_text().strip()
     assert _leftovers(tmp_path) == []
+
+
+def test_ctrl_c_as_a_finished_command_exits_changes_nothing(tmp_path):
+    """An interrupt after the command has put its outputs in place (during the interpreter's
+    shutdown) leaves exit status 0, not a death by SIGINT (seen as -2 on a sweep that had just
+    written its files)."""
+    code = ("import os, signal, sys, time; from simulator.cli import main; status = main(); "
+            "os.kill(os.getpid(), signal.SIGINT); time.sleep(0.2); sys.exit(status)")
+    result = subprocess.run([sys.executable, "-c", code, "systems"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and "interrupt" not in result.stderr
