@@ -60,7 +60,6 @@ class AtomicFiles:
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (temporary, final)
         self._made: list[Path] = []
-        self.written: list[Path] = []
 
     def __enter__(self) -> AtomicFiles:
         return self
@@ -135,8 +134,7 @@ class AtomicFiles:
         _remove_backups(done)
         self._pending = []
         self._made = []  # committed folders stay
-        self.written = [final for final, _ in done]
-        return self.written
+        return [final for final, _ in done]
 
     def abort(self) -> None:
         """Remove every temporary file not yet renamed, and the folders made for them when empty."""

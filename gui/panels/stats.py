@@ -119,14 +119,6 @@ class StatsPanel(QtWidgets.QGroupBox):
         self.altitude_line.setValue(math.log10(self.state.altitude_m))
         self._curve_timer.start()
 
-    def forget_curves(self, which: str | None = None) -> None:
-        """Drop remembered curves: all, or one ("comparison"). (Not needed for another
-        scenario or comparison: the curves are remembered for the ones they were computed for.)"""
-        if which is None:
-            self._curves_cache = {}
-        else:
-            self._curves_cache.pop(which, None)
-
     def flush(self, curves: bool = True) -> None:
         """Draw the waiting numbers, and with ``curves`` the waiting curve, now (tests,
         benchmarks, screenshots)."""
